@@ -1,7 +1,14 @@
 """why403_kit: say why OpenAI, Azure OpenAI or a gateway refuses a call, with evidence and the fix."""
 
-from .classify import Diagnosis, classify
 from ._secret import Secret
+from .classify import Diagnosis, classify
+from .diagnose import adiagnose, diagnose, support_bundle, write_bundle
+from .errors import InputError, StepError, Why403Error
+from .lab import Lab
+from .model import Finding, Report, Target, Verdict
 from .redact import redact
 
-__all__ = ["Diagnosis", "Secret", "classify", "redact"]
+__all__ = [
+    "Diagnosis", "Finding", "InputError", "Lab", "Report", "Secret", "StepError", "Target", "Verdict", "Why403Error",
+    "adiagnose", "classify", "diagnose", "redact", "support_bundle", "write_bundle",
+]

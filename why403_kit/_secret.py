@@ -48,6 +48,12 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return repr(self)
 
+    def __copy__(self) -> "Secret":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Secret":
+        return self
+
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled")
 

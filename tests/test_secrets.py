@@ -1,0 +1,68 @@
+"""A canary key passed through every entry point appears nowhere and is sent only to the target."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from why403_kit import Lab, Secret, Target, classify, diagnose, redact, write_bundle
+
+from .conftest import CANARY
+
+
+def test_secret_never_shows_itself() -> None:
+    s = Secret(CANARY)
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, s.hint):
+        assert CANARY not in text
+    with pytest.raises(TypeError):
+        pickle.dumps(s)
+    assert s.reveal() == CANARY
+
+
+def test_redact_shapes() -> None:
+    for text in (f"Authorization: Bearer {CANARY}", "api-key: 0123456789abcdef0123456789abcdef", "sk-or-v1-" + "a" * 40,
+                 "gsk_" + "b" * 40, "Cookie: __cf_bm=secretcookie", "https://x/?api_key=abcdef123"):
+        out = redact(text)
+        assert "[REDACTED]" in out and ("a" * 40) not in out and ("b" * 40) not in out and "secretcookie" not in out
+
+
+def test_canary_in_no_output_file_or_log(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    target = Target(base_url=lab.url("invalid_api_key"), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url)
+    report = diagnose(target)
+    files = write_bundle(report, tmp_path)
+    for f in files:
+        assert CANARY not in f.read_text()
+    assert CANARY not in repr(target) and CANARY not in str(target.to_dict())
+    assert CANARY not in caplog.text and CANARY not in "".join(capsys.readouterr())
+    d = classify(401, {"authorization": f"Bearer {CANARY}"}, f"bad key {CANARY}")
+    assert CANARY not in str(d.to_dict())
+
+
+def test_key_sent_only_to_target_origin(lab: Lab) -> None:
+    with Lab() as echo:  # a second server standing for the IP-echo service
+        diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), ip_echo_url=echo.ip_echo_url))
+        assert echo.request_count == 1 and echo.credentialed == [False]
+    assert any(lab.credentialed)
+
+
+def test_no_key_over_plain_http_to_non_loopback() -> None:
+    # 192.0.2.1 is TEST-NET: nothing answers, and the kit must not even try to send a key there over http.
+    report = diagnose(Target(base_url="http://192.0.2.1/v1", api_key=Secret(CANARY), timeout=1))
+    assert report.verdict.cause == "wrong_endpoint"
+    assert not report.exchanges
+
+
+def test_cli_classify_redacts() -> None:
+    body = '{"error":{"message":"Incorrect API key provided: %s","code":"invalid_api_key"}}' % CANARY
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "why403_kit", "classify"], input=json.dumps({"status": 401, "body": body}),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and CANARY not in proc.stdout
+    assert json.loads(proc.stdout)["cause"] == "invalid_api_key"

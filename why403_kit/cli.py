@@ -1,0 +1,157 @@
+"""The `why403` command: a thin shell over the library. Exit 0 ok, 1 problem found, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from . import knowledge
+from ._secret import Secret
+from .classify import classify
+from .diagnose import diagnose, write_bundle
+from .errors import InputError
+from .lab import NOT_PLAYED, SCENARIOS, Lab
+from .model import Report, Target
+from .redact import redact
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) if rows else len(h) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*(c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(r, widths))) for r in rows]
+    return "\n".join(lines)
+
+
+def render(report: Report, fmt: str) -> str:
+    data = report.to_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    v = report.verdict
+    if fmt == "markdown":
+        lines = [f"## Verdict: `{v.cause}`", "", v.summary, "", f"**Fix:** {v.fix}", "", "| step | check | status | cause | evidence |", "|---|---|---|---|---|"]
+        lines += [f"| {f.step} | {f.check} | {f.status} | {f.cause} | {f.evidence.replace('|', '/')} |" for f in report.findings]
+        return "\n".join(lines)
+    rows = [[f.step, f.check, f.status, f.cause, f.evidence] for f in report.findings]
+    return f"VERDICT: {v.cause} - {v.summary}\nFIX: {v.fix}\n\n" + _table(rows, ["step", "check", "status", "cause", "evidence"])
+
+
+def _cmd_diagnose(a: argparse.Namespace) -> int:
+    allow = [c for c in (a.allowlist or "").split(",") if c.strip()]
+    target = Target.from_env(
+        api_key_env=a.api_key_env or "", base_url=a.base_url, provider=a.provider, organization=a.org, project=a.project,
+        model=a.model, deployment=a.deployment, api_version=a.api_version, allowlist=allow, ip_echo_url=a.ip_echo_url,
+        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout,
+    )
+    report = diagnose(target)
+    print(redact(render(report, a.format)))
+    if a.out:
+        for path in write_bundle(report, a.out):
+            print(f"wrote {path}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _cmd_classify(a: argparse.Namespace) -> int:
+    raw = sys.stdin.read(16 << 20)
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise InputError(f"stdin is not JSON: {err}") from None
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) for i in items):
+        raise InputError("expected an object {status, headers, body, exception} or a list of them")
+    out = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")).to_dict() for i in items]
+    print(redact(json.dumps(out if isinstance(data, list) else out[0], indent=2)))
+    return 0
+
+
+def _cmd_lab(a: argparse.Namespace) -> int:
+    if a.list:
+        for name in SCENARIOS:
+            print(name)
+        return 0
+    try:
+        lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)
+    except (ValueError, OSError) as err:
+        raise InputError(str(err)) from None
+    print(f"lab serving scenario {a.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
+    try:
+        lab.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def demo_rows(lab: Lab) -> list[list[str]]:
+    """Diagnose every lab scenario; one row per scenario: expected, verdict, fix."""
+    rows = []
+    for name in SCENARIOS:
+        expected = "ok" if name == "healthy" else name
+        target = Target(base_url=lab.url(name), api_key=Secret("sk-proj-LAB-demo-key-not-real-0000000000"), ip_echo_url=lab.ip_echo_url, timeout=5)
+        report = diagnose(target)
+        rows.append([name, report.verdict.cause, "yes" if report.verdict.cause == expected else "NO", report.verdict.fix])
+    return rows
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    with Lab() as lab:
+        rows = demo_rows(lab)
+    print(_table(rows, ["scenario", "verdict", "right?", "fix"]))
+    print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause. Not played: "
+          + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()))
+    return 0 if all(r[2] == "yes" for r in rows) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("diagnose", help="run the six steps live against a target")
+    d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
+    d.add_argument("--provider", choices=["openai", "azure", "compatible"], help="detected from the URL when omitted")
+    d.add_argument("--api-key-env", help="environment variable holding the key (default OPENAI_API_KEY)")
+    d.add_argument("--org", help="OpenAI-Organization id (default $OPENAI_ORG_ID)")
+    d.add_argument("--project", help="OpenAI-Project id (default $OPENAI_PROJECT_ID)")
+    d.add_argument("--model", default="gpt-4o-mini")
+    d.add_argument("--deployment", help="Azure deployment name")
+    d.add_argument("--api-version", help="Azure api-version (default $OPENAI_API_VERSION)")
+    d.add_argument("--allowlist", help="expected allowlist: IPs and CIDRs, comma separated")
+    d.add_argument("--ip-echo-url", help="URL that echoes your public IP (never sent the key)")
+    d.add_argument("--allow-paid-probe", action="store_true", help="allow one request that may spend a token")
+    d.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
+    d.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    d.add_argument("--out", help="directory for report.json and the support bundle")
+    d.set_defaults(func=_cmd_diagnose)
+    c = sub.add_parser("classify", help="classify {status, headers, body, exception} JSON read from stdin")
+    c.set_defaults(func=_cmd_classify)
+    lab = sub.add_parser("lab", help="serve the training lab on loopback")
+    lab.add_argument("--port", type=int, default=0)
+    lab.add_argument("--scenario", default="healthy")
+    lab.add_argument("--latency-ms", type=float, default=0.0)
+    lab.add_argument("--list", action="store_true", help="list the scenarios")
+    lab.set_defaults(func=_cmd_lab)
+    demo = sub.add_parser("demo", help="start the lab and diagnose every scenario")
+    demo.set_defaults(func=_cmd_demo)
+    faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
+    faq.set_defaults(func=lambda a: print("\n\n".join(f"Q: {f.q}\nA: {f.a}" for f in knowledge.load().faq)) or 0)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        result: Any = args.func(args)
+        return int(result or 0)
+    except InputError as err:
+        print(f"why403: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as err:  # argparse errors
+        return int(err.code or 0) if isinstance(err.code, int) else 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
