@@ -9,13 +9,13 @@ from __future__ import annotations
 import weakref
 from typing import Any, NoReturn
 
-_LIVE: "weakref.WeakSet[Secret]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Secret] = weakref.WeakSet()
 
 
 class Secret:
     """Holds a key. ``repr``/``str``/``format`` show a hint, never the value; pickling is refused."""
 
-    __slots__ = ("_value", "__weakref__")
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
@@ -48,10 +48,10 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return repr(self)
 
-    def __copy__(self) -> "Secret":
+    def __copy__(self) -> Secret:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "Secret":
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
 
     def __reduce__(self) -> NoReturn:
@@ -60,7 +60,7 @@ class Secret:
     def __getstate__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled")
 
-    def __eq__(self, other: Any) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
 
     def __hash__(self) -> int:

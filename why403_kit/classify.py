@@ -10,8 +10,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from . import knowledge
 from .knowledge import Rule, norm_code

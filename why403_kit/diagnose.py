@@ -11,16 +11,17 @@ import random
 import re
 import socket
 import time
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from . import knowledge
 from .classify import classify
-from .model import Finding, Report, Target, Verdict
+from .model import Finding, Report, Status, Target, Verdict
 from .redact import redact, redact_headers, redact_obj
 
 MAX_BODY = 1 << 20  # read at most 1 MiB of any answer
@@ -55,7 +56,7 @@ async def _exchange(client: httpx.AsyncClient, method: str, url: str, t: Target,
     headers = _auth_headers(t) if auth and _may_send_key(url) else {}
     params = {"api-version": t.api_version} if t.provider == "azure" and t.api_version and auth else None
     started = time.perf_counter()
-    rec: dict[str, Any] = {"method": method, "url": redact(url), "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    rec: dict[str, Any] = {"method": method, "url": redact(url), "utc": datetime.now(UTC).isoformat(timespec="seconds"),
                            "status": None, "headers": {}, "body": "", "exception": None}
     try:
         async with client.stream(method, url, headers=headers, params=params, json=json_body, timeout=t.timeout) as resp:
@@ -78,7 +79,7 @@ async def _exchange(client: httpx.AsyncClient, method: str, url: str, t: Target,
 
 def _finding_from(step: str, check: str, rec: dict[str, Any]) -> Finding:
     d = classify(rec["status"], rec["headers"], rec["body"], rec["exception"])
-    status = "pass" if d.cause == "ok" else "fail"
+    status: Status = "pass" if d.cause == "ok" else "fail"
     where = f"{rec['method']} {rec['url']} -> {rec['status'] if rec['status'] is not None else 'no answer'}"
     return Finding(step, check, status, d.cause, f"{where}; {d.evidence} (responder: {d.responder})",
                    "" if status == "pass" else d.fix, rec["headers"].get("x-request-id", ""), rec["elapsed_ms"])
@@ -130,7 +131,7 @@ async def network_checks(client: httpx.AsyncClient, t: Target) -> list[Finding]:
         infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout=t.timeout)
         addrs = sorted({str(i[4][0]) for i in infos})
         out.append(Finding(s, "DNS", "pass", "", f"{host} -> {', '.join(addrs[:4])}", elapsed_ms=round((time.perf_counter() - started) * 1000, 1)))
-    except (OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, OSError) as err:
         out.append(Finding(s, "DNS", "fail", "network_error", f"{host} does not resolve: {type(err).__name__}: {err}", _fix("network_error")))
     proxies = {k: v for k, v in os.environ.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
     out.append(Finding(s, "proxy environment", "warn" if any(k.lower() != "no_proxy" for k in proxies) else "pass", "",
@@ -232,7 +233,7 @@ def rate_limit_checks(records: list[dict[str, Any]]) -> list[Finding]:
                 out.append(Finding(s, f"{kind} headroom", "warn", "", f"{kind}: limit reported as {limit} (Azure sends -1 when it does not say)"))
                 continue
             pct = 100 * rem / lim if lim else 0
-            status = "fail" if rem <= 0 else "warn" if pct < 10 else "pass"
+            status: Status = "fail" if rem <= 0 else "warn" if pct < 10 else "pass"
             out.append(Finding(s, f"{kind} headroom", status, "rate_limited" if status == "fail" else "",
                                f"{kind}: {rem:g} of {lim:g} left ({pct:.0f}%), resets in {reset if reset is not None else '?'} s",
                                _fix("rate_limited") if status == "fail" else ""))
@@ -255,8 +256,8 @@ def support_bundle(report: Report) -> dict[str, Any]:
     t = report.target
     path = urlsplit(t.base_url).path.rstrip("/") + "/models"
     header = '-H "api-key: $AZURE_OPENAI_API_KEY"' if t.provider == "azure" else '-H "Authorization: Bearer $OPENAI_API_KEY"'
-    return redact_obj({
-        "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return redact_obj({  # type: ignore[no-any-return]
+        "generated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdict": report.to_dict()["verdict"],
         "target": t.to_dict(),
         "exchanges": [{k: v for k, v in e.items() if k != "body"} | {"body_head": e["body"][:500]} for e in report.exchanges],
@@ -301,7 +302,7 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
     """Run every step against ``target`` and return a Report. Network trouble becomes findings."""
     notify = progress or (lambda step, state: None)
     started = time.perf_counter()
-    utc = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    utc = datetime.now(UTC).isoformat(timespec="seconds")
     t = target
     base = t.base_url.rstrip("/")
     findings: list[Finding] = []

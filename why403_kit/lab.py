@@ -54,7 +54,7 @@ NOT_PLAYED = {"ok": "healthy", "tls_interception": "needs a TLS listener; not pl
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet (and key-free)
@@ -172,7 +172,7 @@ class Lab:
     def credentialed(self) -> list[bool]:
         return list(self._server.credentialed)
 
-    def start(self) -> "Lab":
+    def start(self) -> Lab:
         self._thread = threading.Thread(target=self._server.serve_forever, name="why403-lab", daemon=True)
         self._thread.start()
         return self
@@ -184,7 +184,7 @@ class Lab:
     def serve_forever(self) -> None:
         self._server.serve_forever()
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

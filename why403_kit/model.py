@@ -55,7 +55,7 @@ class Target:
             raise InputError("timeout must be between 0 and 300 seconds")
 
     @classmethod
-    def from_env(cls, api_key_env: str = "", **overrides: Any) -> "Target":
+    def from_env(cls, api_key_env: str = "", **overrides: Any) -> Target:
         """Build a target from the OpenAI SDK's environment variables (explicit arguments win)."""
         env = os.environ
         azure = bool(env.get("AZURE_OPENAI_ENDPOINT")) and not env.get("OPENAI_BASE_URL")

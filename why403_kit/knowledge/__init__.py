@@ -9,6 +9,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 from importlib.resources import files
 
 
@@ -68,23 +69,23 @@ def _patterns(values: list[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(v, re.IGNORECASE) for v in values)
 
 
-def _rule(raw: dict[str, object]) -> Rule:
+def _rule(raw: dict[str, Any]) -> Rule:
     headers: list[tuple[str, re.Pattern[str] | None]] = []
-    for spec in raw.get("headers", []):  # type: ignore[union-attr]
+    for spec in raw.get("headers", []):
         name, _, value = str(spec).partition("=")
         headers.append((name.lower(), re.compile(value, re.IGNORECASE) if value else None))
     return Rule(
-        codes=tuple(_norm_code(c) for c in raw.get("codes", [])),  # type: ignore[union-attr]
-        messages=_patterns(raw.get("messages", [])),  # type: ignore[arg-type]
-        titles=_patterns(raw.get("titles", [])),  # type: ignore[arg-type]
+        codes=tuple(_norm_code(c) for c in raw.get("codes", [])),
+        messages=_patterns(raw.get("messages", [])),
+        titles=_patterns(raw.get("titles", [])),
         headers=tuple(headers),
-        exceptions=_patterns(raw.get("exceptions", [])),  # type: ignore[arg-type]
-        statuses=tuple(int(s) for s in raw.get("statuses", [])),  # type: ignore[union-attr]
-        priority=int(raw.get("priority", 0)),  # type: ignore[call-overload]
+        exceptions=_patterns(raw.get("exceptions", [])),
+        statuses=tuple(int(s) for s in raw.get("statuses", [])),
+        priority=int(raw.get("priority", 0)),
     )
 
 
-def _load(name: str) -> dict[str, list[dict[str, object]]]:
+def _load(name: str) -> dict[str, Any]:
     return tomllib.loads(files(__package__).joinpath(name).read_text("utf-8"))
 
 
@@ -99,13 +100,13 @@ def load() -> Knowledge:
             fix=str(c["fix"]),
             retry=str(c["retry"]),
             responder=str(c["responder"]),
-            rules=tuple(_rule(r) for r in c.get("rule", [])),  # type: ignore[attr-defined]
+            rules=tuple(_rule(r) for r in c.get("rule", [])),
         )
         for c in _load("causes.toml")["cause"]
     }
     steps = tuple(Step(str(s["id"]), str(s["title"]), str(s["explains"])) for s in _load("steps.toml")["step"])
     faq = tuple(
-        FaqEntry(str(f["q"]), str(f["a"]), tuple(f.get("causes", [])))  # type: ignore[arg-type]
+        FaqEntry(str(f["q"]), str(f["a"]), tuple(f.get("causes", [])))
         for f in _load("faq.toml")["faq"]
     )
     return Knowledge(causes=causes, steps=steps, faq=faq)
