@@ -41,10 +41,16 @@ def render(report: Report, fmt: str) -> str:
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
     allow = [c for c in (a.allowlist or "").split(",") if c.strip()]
+    pasted = ""
+    if a.request_file:
+        try:
+            pasted = sys.stdin.read(1 << 20) if a.request_file == "-" else open(a.request_file, encoding="utf-8", errors="replace").read(1 << 20)
+        except OSError as err:
+            raise InputError(f"cannot read --request-file: {err.strerror}") from None
     target = Target.from_env(
         api_key_env=a.api_key_env or "", base_url=a.base_url, provider=a.provider, organization=a.org, project=a.project,
         model=a.model, deployment=a.deployment, api_version=a.api_version, allowlist=allow, ip_echo_url=a.ip_echo_url,
-        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout,
+        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout, pasted_request=pasted,
     )
     report = diagnose(target)
     print(redact(render(report, a.format)))
@@ -120,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--allowlist", help="expected allowlist: IPs and CIDRs, comma separated")
     d.add_argument("--ip-echo-url", help="URL that echoes your public IP (never sent the key)")
     d.add_argument("--allow-paid-probe", action="store_true", help="allow one request that may spend a token")
+    d.add_argument("--request-file", help="lint a request your app sends: a file with a curl command, raw headers or a HAR entry ('-' = stdin)")
     d.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
     d.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     d.add_argument("--out", help="directory for report.json and the support bundle")

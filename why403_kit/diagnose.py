@@ -346,7 +346,8 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
 
         groups = await asyncio.gather(
             step("credentials", credentials()), step("network", network_checks(client, t)),
-            step("permissions", permissions()), step("headers", sync(lint_request_shape)),
+            step("permissions", permissions()),
+            step("headers", sync(lambda tt: lint_request_shape(tt) + (lint_request(tt.pasted_request, tt.provider) if tt.pasted_request else []))),
         )
     for g in groups:
         findings.extend(g)
@@ -373,3 +374,70 @@ def diagnose(target: Target, **kwargs: Any) -> Report:
 
 
 _ = socket  # DNS is resolved through the event loop's getaddrinfo
+
+
+def lint_request(text: str, provider: str = "") -> list[Finding]:
+    """Lint a request your own app sends, pasted as a curl command, raw headers or a HAR entry (step 4)."""
+    import shlex
+
+    s = "headers"
+    headers: list[tuple[str, str]] = []
+    url = ""
+    raw = text.strip()
+    if raw.startswith("{"):
+        try:
+            entry = json.loads(raw)
+            req = entry.get("request", entry) if isinstance(entry, dict) else {}
+            url = str(req.get("url", ""))
+            headers = [(str(h.get("name", "")), str(h.get("value", ""))) for h in req.get("headers", []) if isinstance(h, dict)]
+        except (ValueError, AttributeError):
+            return [Finding(s, "pasted request", "error", "", "the pasted text looks like JSON but is not a HAR entry")]
+    elif raw.lower().startswith("curl"):
+        try:
+            words = shlex.split(raw.replace("\\\n", " "))
+        except ValueError as err:
+            return [Finding(s, "pasted request", "error", "", f"cannot parse the curl command: {err}")]
+        for i, w in enumerate(words):
+            if w in ("-H", "--header") and i + 1 < len(words):
+                name, _, value = words[i + 1].partition(":")
+                headers.append((name.strip(), value[1:] if value.startswith(" ") else value))
+            elif w.startswith("http"):
+                url = w
+    else:
+        for line in raw.splitlines():
+            if ":" in line and not line.lower().startswith(("get ", "post ")):
+                name, _, value = line.partition(":")
+                headers.append((name.strip(), value[1:] if value.startswith(" ") else value))
+            elif line.split()[1:2] and line.split()[1].startswith("http"):
+                url = line.split()[1]
+    out: list[Finding] = []
+    names = {n.lower(): v for n, v in headers}
+    azure = provider == "azure" or ".openai.azure.com" in url
+    auth, api_key = names.get("authorization"), names.get("api-key")
+    if auth is None and api_key is None:
+        out.append(Finding(s, "credential header", "fail", "missing_api_key", "no Authorization or api-key header in the request", _fix("missing_api_key")))
+    if auth is not None:
+        if not auth.startswith("Bearer "):
+            out.append(Finding(s, "Authorization scheme", "fail", "malformed_auth_header", f"Authorization does not start with 'Bearer ' (starts {auth[:7]!r})", _fix("malformed_auth_header")))
+        token = auth[7:] if auth.startswith("Bearer ") else auth
+        if token != token.strip() or '"' in token or "'" in token or not token.isascii() or not token.strip():
+            out.append(Finding(s, "Authorization value", "fail", "malformed_auth_header", "the key carries spaces, quotes, non-ASCII characters, or is empty", _fix("malformed_auth_header")))
+        if azure and api_key is None and token.startswith("sk-"):
+            out.append(Finding(s, "Azure auth", "fail", "malformed_auth_header", "an API key sent as Bearer to Azure: Azure key auth wants the 'api-key' header", _fix("malformed_auth_header")))
+    if api_key is not None and not azure:
+        out.append(Finding(s, "api-key header", "warn", "malformed_auth_header", "'api-key' is Azure's header; OpenAI and most gateways read 'Authorization: Bearer'", _fix("malformed_auth_header")))
+    ctype = names.get("content-type")
+    if ctype is not None and "json" not in ctype.lower():
+        out.append(Finding(s, "Content-Type", "warn", "", f"Content-Type is {ctype!r}; the API expects application/json"))
+    for name, pattern in (("openai-organization", r"org-[A-Za-z0-9]+"), ("openai-project", r"proj_[A-Za-z0-9]+")):
+        if name in names and not re.fullmatch(pattern, names[name].strip()):
+            out.append(Finding(s, f"{name} format", "fail", "org_project_mismatch", f"{name} is {names[name]!r}, not like {pattern}", _fix("org_project_mismatch")))
+    if url:
+        p = urlsplit(url)
+        if p.scheme == "http" and (p.hostname or "") not in _LOOPBACK:
+            out.append(Finding(s, "scheme", "fail", "wrong_endpoint", f"{url} is plain http", _fix("wrong_endpoint")))
+        if "/v1/v1/" in p.path:
+            out.append(Finding(s, "path", "fail", "wrong_endpoint", f"doubled /v1 in {p.path}", _fix("wrong_endpoint")))
+        if azure and "/openai/v1" not in p.path and "api-version=" not in p.query:
+            out.append(Finding(s, "api-version", "fail", "wrong_endpoint", "Azure deployment URL without ?api-version=", _fix("wrong_endpoint")))
+    return out or [Finding(s, "pasted request", "pass", "", f"{len(headers)} headers checked; nothing wrong found")]

@@ -32,6 +32,7 @@ class Target:
     ip_echo_url: str = ""
     allow_paid_probe: bool = False
     timeout: float = 10.0
+    pasted_request: str = field(default="", repr=False)  # a curl command, raw headers or HAR entry from the user's app
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret):
@@ -77,7 +78,7 @@ class Target:
 
     def to_dict(self) -> dict[str, Any]:
         """The target with the key reduced to a hint: safe to print and save."""
-        d = {k: v for k, v in asdict(self).items() if k != "api_key"}
+        d = {k: v for k, v in asdict(self).items() if k not in ("api_key", "pasted_request")}
         d["api_key"] = self.api_key.hint if self.api_key else "(none)"
         return redact_obj(d)  # type: ignore[no-any-return]
 
