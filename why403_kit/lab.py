@@ -7,7 +7,9 @@ scenario; ``lab.base_url`` plays the lab's default scenario. ``/ip`` is an IP ec
 from __future__ import annotations
 
 import json
+import ssl
 import threading
+from importlib.resources import files
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,10 +49,12 @@ SCENARIOS: dict[str, tuple[int, dict[str, str], str]] = {
                      _err("Rate limit reached for gpt-4o-mini in organization org-LAB on tokens per min (TPM): Limit 30000, Used 30000, Requested 20. Please try again in 2s.", "tokens", "rate_limit_exceeded")),
     "server_error": (502, {"content-type": "text/html", "server": "cloudflare"}, "<html><head><title>api.openai.com | 502: Bad gateway</title></head></html>"),
     "network_error": (0, {}, ""),  # the connection is closed without an answer
+    "tls_interception": (200, {}, ""),  # played by the TLS listener (see Lab.url)
 }
 HEALTHY_LIMITS = {"x-ratelimit-limit-requests": "5000", "x-ratelimit-remaining-requests": "4999", "x-ratelimit-reset-requests": "12ms",
                   "x-ratelimit-limit-tokens": "800000", "x-ratelimit-remaining-tokens": "799990", "x-ratelimit-reset-tokens": "1ms"}
-NOT_PLAYED = {"ok": "healthy", "tls_interception": "needs a TLS listener; not played yet", "unknown": "nothing to play"}
+NOT_PLAYED = {"ok": "healthy", "unknown": "nothing to play"}
+TLS_SCENARIO = "tls_interception"  # served by a TLS listener whose certificate no public CA signed
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -142,6 +146,12 @@ class Lab:
         self._server.scenario = scenario
         self._server.latency = latency_ms / 1000
         self._thread: threading.Thread | None = None
+        # An HTTPS listener with a self-signed certificate plays a TLS-intercepting proxy.
+        self._tls = _Server(("127.0.0.1", 0), _Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        certs = files(__package__).joinpath("lab_tls")
+        ctx.load_cert_chain(str(certs.joinpath("lab-cert.pem")), str(certs.joinpath("lab-key.pem")))
+        self._tls.socket = ctx.wrap_socket(self._tls.socket, server_side=True)
 
     @property
     def origin(self) -> str:
@@ -150,7 +160,7 @@ class Lab:
 
     @property
     def base_url(self) -> str:
-        return f"{self.origin}/v1"
+        return self.url(TLS_SCENARIO) if self._server.scenario == TLS_SCENARIO else f"{self.origin}/v1"
 
     @property
     def ip_echo_url(self) -> str:
@@ -158,6 +168,8 @@ class Lab:
 
     def url(self, scenario: str) -> str:
         """Base URL of an API that answers as ``scenario``."""
+        if scenario == TLS_SCENARIO:
+            return f"https://127.0.0.1:{self._tls.server_address[1]}/v1"
         return f"{self.origin}/s/{scenario}/v1"
 
     @property
@@ -175,11 +187,13 @@ class Lab:
     def start(self) -> Lab:
         self._thread = threading.Thread(target=self._server.serve_forever, name="why403-lab", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._tls.serve_forever, name="why403-lab-tls", daemon=True).start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, self._tls):
+            server.shutdown()
+            server.server_close()
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
