@@ -52,6 +52,10 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
         model=a.model, deployment=a.deployment, api_version=a.api_version, allowlist=allow, ip_echo_url=a.ip_echo_url,
         allow_paid_probe=a.allow_paid_probe, timeout=a.timeout, pasted_request=pasted,
     )
+    if a.api_key_prompt:
+        import getpass
+
+        target.api_key = Secret(getpass.getpass("API key (hidden): "))
     report = diagnose(target)
     print(redact(render(report, a.format)))
     if a.out:
@@ -118,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
     d.add_argument("--provider", choices=["openai", "azure", "compatible"], help="detected from the URL when omitted")
     d.add_argument("--api-key-env", help="environment variable holding the key (default OPENAI_API_KEY)")
+    d.add_argument("--api-key-prompt", action="store_true", help="ask for the key at a hidden prompt instead of reading the environment")
     d.add_argument("--org", help="OpenAI-Organization id (default $OPENAI_ORG_ID)")
     d.add_argument("--project", help="OpenAI-Project id (default $OPENAI_PROJECT_ID)")
     d.add_argument("--model", default="gpt-4o-mini")
