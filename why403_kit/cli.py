@@ -32,9 +32,7 @@ def render(report: Report, fmt: str) -> str:
         return json.dumps(data, indent=2)
     v = report.verdict
     if fmt == "markdown":
-        lines = [f"## Verdict: `{v.cause}`", "", v.summary, "", f"**Fix:** {v.fix}", "", "| step | check | status | cause | evidence |", "|---|---|---|---|---|"]
-        lines += [f"| {f.step} | {f.check} | {f.status} | {f.cause} | {f.evidence.replace('|', '/')} |" for f in report.findings]
-        return "\n".join(lines)
+        return report.to_markdown()
     rows = [[f.step, f.check, f.status, f.cause, f.evidence] for f in report.findings]
     return f"VERDICT: {v.cause} - {v.summary}\nFIX: {v.fix}\n\n" + _table(rows, ["step", "check", "status", "cause", "evidence"])
 

@@ -9,7 +9,6 @@ import os
 import platform
 import random
 import re
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -86,16 +85,14 @@ def _finding_from(step: str, check: str, rec: dict[str, Any]) -> Finding:
 
 
 # ---- step 1: credentials ------------------------------------------------------------------------
-def lint_key(t: Target) -> list[Finding]:
-    key = t.api_key.reveal() if t.api_key else ""
-    s = "credentials"
-    if not key:
-        return [Finding(s, "key present", "fail", "missing_api_key", "no key was given (value, prompt or environment variable)", _fix("missing_api_key"))]
-    out: list[Finding] = []
+def key_value_problems(key: str) -> list[str]:
+    """What is wrong with a key's characters (shared by the key lint and the pasted-request lint)."""
     problems = []
+    if not key.strip():
+        problems.append("the key is empty")
     if key != key.strip():
         problems.append("leading/trailing whitespace or newline")
-    if key[:1] in "\"'" or key[-1:] in "\"'":
+    if key and (key[0] in "\"'" or key[-1] in "\"'"):
         problems.append("quotes around the key")
     if not key.isascii():
         problems.append("non-ASCII characters (often a smart quote or a pasted ellipsis)")
@@ -103,6 +100,16 @@ def lint_key(t: Target) -> list[Finding]:
         problems.append("a URL was pasted where the key belongs")
     if key.strip().lower().startswith("bearer "):
         problems.append("the key includes the word 'Bearer'")
+    return problems
+
+
+def lint_key(t: Target) -> list[Finding]:
+    key = t.api_key.reveal() if t.api_key else ""
+    s = "credentials"
+    if not key:
+        return [Finding(s, "key present", "fail", "missing_api_key", "no key was given (value, prompt or environment variable)", _fix("missing_api_key"))]
+    out: list[Finding] = []
+    problems = key_value_problems(key)
     out.append(Finding(s, "key present", "pass", "", f"key given: {t.api_key.hint}"))
     if problems:
         out.append(Finding(s, "key shape", "fail", "malformed_auth_header", "; ".join(problems), _fix("malformed_auth_header")))
@@ -251,8 +258,6 @@ def rate_limit_checks(records: list[dict[str, Any]]) -> list[Finding]:
 
 # ---- step 6: support bundle ---------------------------------------------------------------------
 def support_bundle(report: Report) -> dict[str, Any]:
-    import httpx as _h
-
     t = report.target
     path = urlsplit(t.base_url).path.rstrip("/") + "/models"
     header = '-H "api-key: $AZURE_OPENAI_API_KEY"' if t.provider == "azure" else '-H "Authorization: Bearer $OPENAI_API_KEY"'
@@ -264,7 +269,7 @@ def support_bundle(report: Report) -> dict[str, Any]:
         "request_ids": sorted({e["headers"].get("x-request-id", "") for e in report.exchanges} - {""}),
         "cf_rays": sorted({e["headers"].get("cf-ray", "") for e in report.exchanges} - {""}),
         "findings": [f.to_dict() for f in report.findings],
-        "versions": {"python": platform.python_version(), "os": platform.platform(), "httpx": _h.__version__},
+        "versions": {"python": platform.python_version(), "os": platform.platform(), "httpx": httpx.__version__},
         "reproduce": f"curl -sS -i {header} '{t.origin}{path}'",
     })
 
@@ -276,9 +281,7 @@ def write_bundle(report: Report, out_dir: str | Path) -> list[Path]:
     bundle = support_bundle(report)
     (d / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
     (d / "support-bundle.json").write_text(json.dumps(bundle, indent=2))
-    lines = [f"# why403 support bundle ({bundle['generated_utc']})", "", f"**Verdict:** {report.verdict.cause}: {report.verdict.summary}",
-             "", f"**Fix:** {report.verdict.fix}", "", "| step | check | status | cause | evidence | request id |", "|---|---|---|---|---|---|"]
-    lines += [f"| {f.step} | {f.check} | {f.status} | {f.cause} | {f.evidence.replace('|', '/')} | {f.request_id} |" for f in report.findings]
+    lines = [f"# why403 support bundle ({bundle['generated_utc']})", "", report.to_markdown()]
     lines += ["", "Reproduce (reads the key from the environment):", "", "```", bundle["reproduce"], "```", ""]
     (d / "support-bundle.md").write_text(redact("\n".join(lines)))
     return [d / "report.json", d / "support-bundle.json", d / "support-bundle.md"]
@@ -373,8 +376,6 @@ def diagnose(target: Target, **kwargs: Any) -> Report:
         return pool.submit(asyncio.run, adiagnose(target, **kwargs)).result()
 
 
-_ = socket  # DNS is resolved through the event loop's getaddrinfo
-
 
 def lint_request(text: str, provider: str = "") -> list[Finding]:
     """Lint a request your own app sends, pasted as a curl command, raw headers or a HAR entry (step 4)."""
@@ -420,8 +421,8 @@ def lint_request(text: str, provider: str = "") -> list[Finding]:
         if not auth.startswith("Bearer "):
             out.append(Finding(s, "Authorization scheme", "fail", "malformed_auth_header", f"Authorization does not start with 'Bearer ' (starts {auth[:7]!r})", _fix("malformed_auth_header")))
         token = auth[7:] if auth.startswith("Bearer ") else auth
-        if token != token.strip() or '"' in token or "'" in token or not token.isascii() or not token.strip():
-            out.append(Finding(s, "Authorization value", "fail", "malformed_auth_header", "the key carries spaces, quotes, non-ASCII characters, or is empty", _fix("malformed_auth_header")))
+        if problems := key_value_problems(token):
+            out.append(Finding(s, "Authorization value", "fail", "malformed_auth_header", "; ".join(problems), _fix("malformed_auth_header")))
         if azure and api_key is None and token.startswith("sk-"):
             out.append(Finding(s, "Azure auth", "fail", "malformed_auth_header", "an API key sent as Bearer to Azure: Azure key auth wants the 'api-key' header", _fix("malformed_auth_header")))
     if api_key is not None and not azure:

@@ -132,6 +132,14 @@ class Report:
             "elapsed_ms": self.elapsed_ms,
         })
 
+    def to_markdown(self) -> str:
+        """Verdict, fix and the findings table as Markdown (CLI output and support bundle)."""
+        v = self.verdict
+        lines = [f"## Verdict: `{v.cause}`", "", v.summary, "", f"**Fix:** {v.fix}", "",
+                 "| step | check | status | cause | evidence | request id |", "|---|---|---|---|---|---|"]
+        lines += [f"| {f.step} | {f.check} | {f.status} | {f.cause} | {f.evidence.replace('|', '/')} | {f.request_id} |" for f in self.findings]
+        return redact("\n".join(lines))
+
     def to_frame(self) -> Any:
         """The findings as a pandas DataFrame (pandas is imported only here)."""
         import pandas as pd
