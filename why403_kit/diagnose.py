@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import json
 import os
 import platform
 import random
 import re
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+import urllib.request
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import httpx
 
 from . import knowledge
 from .classify import classify
+from .errors import InputError
 from .model import Finding, Report, Status, Target, Verdict
 from .redact import redact, redact_headers, redact_obj
 
 MAX_BODY = 1 << 20  # read at most 1 MiB of any answer
 Progress = Callable[[str, str], None]
+OnFindings = Callable[[str, list[Finding]], None]
+STEPS = ("credentials", "network", "permissions", "headers", "ratelimits", "support")
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _STEP_ORDER = ["network", "credentials", "permissions", "headers", "ratelimits", "support"]
 
@@ -38,11 +44,17 @@ def _may_send_key(url: str) -> bool:
     return p.scheme == "https" or (p.hostname or "") in _LOOPBACK
 
 
+def _is_jwt(key: str) -> bool:
+    """A Microsoft Entra access token (a JWT: eyJ… with three dot-separated parts), not an API key."""
+    return key.startswith("eyJ") and key.count(".") == 2
+
+
 def _auth_headers(t: Target) -> dict[str, str]:
     if not t.api_key:
         return {}
     key = t.api_key.reveal()
-    headers = {"api-key": key} if t.provider == "azure" else {"Authorization": f"Bearer {key}"}
+    azure_key = t.provider == "azure" and not _is_jwt(key)  # Azure: api-key for keys, Bearer for Entra tokens
+    headers = {"api-key": key} if azure_key else {"Authorization": f"Bearer {key}"}
     if t.organization:
         headers["OpenAI-Organization"] = t.organization
     if t.project:
@@ -301,9 +313,18 @@ def _verdict(findings: list[Finding]) -> Verdict:
     return Verdict(c.id, c.summary, c.fix, c.title, 0.85)
 
 
-async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | None = None, progress: Progress | None = None) -> Report:
-    """Run every step against ``target`` and return a Report. Network trouble becomes findings."""
+async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | None = None, progress: Progress | None = None,
+                    steps: Collection[str] | None = None, on_findings: OnFindings | None = None) -> Report:
+    """Run the steps (all six unless ``steps`` names some) against ``target``; network trouble becomes findings.
+
+    ``progress(step, "running" | "done")`` and ``on_findings(step, findings)`` fire as each step
+    starts and ends, so a view can grow its table while the other probes are still out.
+    """
+    wanted = set(STEPS if steps is None else steps)
+    if unknown := wanted - set(STEPS):
+        raise InputError(f"unknown step(s) {', '.join(sorted(unknown))}; the steps are {', '.join(STEPS)}")
     notify = progress or (lambda step, state: None)
+    deliver = on_findings or (lambda step, found: None)
     started = time.perf_counter()
     utc = datetime.now(UTC).isoformat(timespec="seconds")
     t = target
@@ -317,6 +338,7 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
                 result = await work
             except Exception as err:
                 result = [Finding(name, "step", "error", "unknown", f"{type(err).__name__}: {err}")]
+            deliver(name, result)
             notify(name, "done")
             return result
 
@@ -347,19 +369,34 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
         async def sync(fn: Callable[[Target], list[Finding]]) -> list[Finding]:
             return fn(t)
 
-        groups = await asyncio.gather(
-            step("credentials", credentials()), step("network", network_checks(client, t)),
-            step("permissions", permissions()),
-            step("headers", sync(lambda tt: lint_request_shape(tt) + (lint_request(tt.pasted_request, tt.provider) if tt.pasted_request else []))),
-        )
-    for g in groups:
-        findings.extend(g)
-    notify("ratelimits", "running")
-    findings.extend(rate_limit_checks(exchanges))
-    notify("ratelimits", "done")
+        work = {
+            "credentials": lambda: credentials(), "network": lambda: network_checks(client, t),
+            "permissions": lambda: permissions(),
+            "headers": lambda: sync(lambda tt: lint_request_shape(tt) + (lint_request(tt.pasted_request, tt.provider) if tt.pasted_request else [])),
+        }
+        # rate limits read the headers of the live exchanges, so asking for them alone still probes
+        if "ratelimits" in wanted and not wanted & {"credentials", "permissions"}:
+            work_steps = ["credentials"]
+        else:
+            work_steps = []
+        groups = await asyncio.gather(*(step(n, work[n]()) for n in work if n in wanted or n in work_steps))
+    for name, g in zip([n for n in work if n in wanted or n in work_steps], groups):
+        if name in wanted:
+            findings.extend(g)
+    if "ratelimits" in wanted:
+        notify("ratelimits", "running")
+        rl = rate_limit_checks(exchanges)
+        findings.extend(rl)
+        deliver("ratelimits", rl)
+        notify("ratelimits", "done")
     report = Report(t, findings, _verdict(findings), exchanges, utc)
-    ids = sorted({e["headers"].get("x-request-id", "") for e in exchanges} - {""})
-    findings.append(Finding("support", "bundle", "pass", "", f"{len(exchanges)} exchanges recorded; request ids: {', '.join(ids) or 'none'}"))
+    if "support" in wanted:
+        notify("support", "running")
+        ids = sorted({e["headers"].get("x-request-id", "") for e in exchanges} - {""})
+        sb = [Finding("support", "bundle", "pass", "", f"{len(exchanges)} exchanges recorded; request ids: {', '.join(ids) or 'none'}")]
+        findings.extend(sb)
+        deliver("support", sb)
+        notify("support", "done")
     report.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     return report
 

@@ -132,6 +132,18 @@ class Report:
             "elapsed_ms": self.elapsed_ms,
         })
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """Rebuild a report saved with :meth:`to_dict` (e.g. ``report.json``); it never holds a key."""
+        try:
+            t = dict(data.get("target") or {})
+            target = Target(**{k: v for k, v in t.items() if k in Target.__dataclass_fields__ and k not in ("api_key", "pasted_request")})
+            findings = [Finding(**{k: v for k, v in f.items() if k in Finding.__dataclass_fields__}) for f in data.get("findings") or []]
+            verdict = Verdict(**{k: v for k, v in (data.get("verdict") or {}).items() if k in Verdict.__dataclass_fields__})
+        except (TypeError, AttributeError, ValueError) as err:
+            raise InputError(f"not a why403 report: {err}") from None
+        return cls(target, findings, verdict, [], str(data.get("started_utc", "")), float(data.get("elapsed_ms") or 0.0))
+
     def to_markdown(self) -> str:
         """Verdict, fix and the findings table as Markdown (CLI output and support bundle)."""
         v = self.verdict

@@ -1,0 +1,48 @@
+"""The FAQ from the knowledge base, each answer beside a live example played by the training lab."""
+
+from __future__ import annotations
+
+import html
+
+import httpx
+
+from .. import knowledge
+from ..classify import classify
+from ..lab import SCENARIOS
+from ..redact import redact
+from .runbook import LAB_KEY, shared_lab
+
+
+def live_example(cause: str, *, timeout: float = 5.0) -> str:
+    """Ask the lab to play ``cause`` once and show what came back and what the classifier made of it."""
+    if cause not in SCENARIOS or cause in ("network_error",):
+        return ""
+    lab = shared_lab()
+    base = lab.url(cause)
+    try:
+        with httpx.Client(timeout=timeout, verify=False if base.startswith("https") else True) as client:
+            r = client.get(f"{base}/models", headers={"Authorization": f"Bearer {LAB_KEY}"})
+        status, headers, body = r.status_code, dict(r.headers), r.text[:2000]
+        d = classify(status, headers, body)
+    except httpx.HTTPError as err:
+        status, body = 0, ""
+        d = classify(exception=err)
+    head = html.escape(redact(body[:220])) + ("…" if len(body) > 220 else "")
+    return (f'<div class="why403-example" style="margin:4px 0 0 16px;font-size:12px;color:#374151">'
+            f'<b>Live, from the lab</b> (<code>{html.escape(cause)}</code>): HTTP {status or "no answer"}'
+            f'{f" <code>{head}</code>" if head else ""} → classified as <code>{html.escape(d.cause)}</code>, '
+            f'answered by <i>{html.escape(d.responder)}</i>.</div>')
+
+
+def faq_html(*, examples: bool = True) -> str:
+    """Every FAQ entry: question, answer, the causes it concerns (with their fixes), and a live example."""
+    kb = knowledge.load()
+    parts = ['<div class="why403-faq">']
+    for i, entry in enumerate(kb.faq, 1):
+        causes = [kb.cause(c) for c in entry.causes if c in kb.causes]
+        fixes = "".join(f"<li><code>{html.escape(c.id)}</code> {html.escape(c.title)}: {html.escape(c.fix)}</li>" for c in causes)
+        example = live_example(next((c.id for c in causes if c.id in SCENARIOS), "")) if examples and causes else ""
+        parts.append(f'<h3 id="faq-{i}">{html.escape(entry.q)}</h3><p>{html.escape(entry.a)}</p>'
+                     f'{f"<ul>{fixes}</ul>" if fixes else ""}{example}')
+    parts.append("</div>")
+    return "".join(parts)

@@ -1,0 +1,264 @@
+"""The diagnosis panel: ipywidgets that gather a target, run the steps live and show the findings.
+
+The panel holds no logic of its own: it builds a :class:`Target`, calls :func:`diagnose` in a
+worker thread (so the kernel stays responsive) and renders the :class:`Report` it gets back.
+
+The key never stays in widget state. The Password field syncs only on Enter or blur
+(``continuous_update=False``); the moment a value arrives it is moved into a :class:`Secret`
+and the field is cleared, so a notebook saved with widget state, or executed headless by
+nbclient, papermill or nbmake (which store widget state by default), holds no key.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from .. import knowledge
+from .._secret import Secret
+from ..diagnose import STEPS, diagnose, write_bundle
+from ..errors import Why403Error
+from ..lab import SCENARIOS
+from ..model import Finding, Report, Target
+from ..redact import redact
+from .runbook import LAB_KEY, shared_lab
+from .tables import findings_html, verdict_html
+
+_ICON = {"idle": "○", "running": "◔", "done": "●", "error": "✖"}
+_WIDE = widgets.Layout(width="min(100%, 560px)")
+_STYLE = {"description_width": "150px"}
+
+
+def _text(description: str, value: str = "", placeholder: str = "", tooltip: str = "") -> widgets.Text:
+    return widgets.Text(value=value, description=description, placeholder=placeholder, tooltip=tooltip, layout=_WIDE, style=_STYLE)
+
+
+class Panel(widgets.VBox):
+    """Fill in the target (or tick "use the training lab"), press **Run all steps**, read the verdict."""
+
+    def __init__(self, *, use_lab: bool | None = None, scenario: str = "healthy", out_dir: str | Path = "why403-output") -> None:
+        env = os.environ
+        kb = knowledge.load()
+        self.out_dir = Path(out_dir)
+        self.report: Report | None = None
+        self._secret = Secret("")
+        self._thread: threading.Thread | None = None
+        self._started: dict[str, float] = {}
+        self._live: list[Finding] = []
+        self._lock = threading.Lock()
+        self._counts: dict[str, str] = {}
+        if use_lab is None:  # WHY403_LAB=1/0 decides; else, with no key in sight, the lab is the useful default
+            flag = env.get("WHY403_LAB", "").strip().lower()
+            use_lab = flag in ("1", "true", "yes") if flag else not (env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_API_KEY"))
+
+        self.provider = widgets.Dropdown(
+            options=[("detect from URL", ""), ("OpenAI", "openai"), ("Azure OpenAI", "azure"), ("OpenAI-compatible gateway", "compatible")],
+            description="Provider", layout=_WIDE, style=_STYLE)
+        self.base_url = _text("Base URL", env.get("OPENAI_BASE_URL", ""), "https://api.openai.com/v1")
+        self.key = widgets.Password(description="API key", placeholder="paste, then press Enter (the field clears itself)",
+                                    continuous_update=False, layout=_WIDE, style=_STYLE)
+        self.key_env = _text("or env variable", "OPENAI_API_KEY", "", "name of the environment variable holding the key")
+        self.key_status = widgets.HTML()
+        self.organization = _text("Organization", env.get("OPENAI_ORG_ID", ""), "org-… (optional)")
+        self.project = _text("Project", env.get("OPENAI_PROJECT_ID", ""), "proj_… (optional)")
+        self.model = _text("Model", "gpt-4o-mini")
+        self.deployment = _text("Azure deployment", "", "(Azure only)")
+        self.api_version = _text("Azure api-version", env.get("OPENAI_API_VERSION", ""), "e.g. 2024-10-21 (Azure only)")
+        self.allowlist = _text("Expected allowlist", "", "IPs or CIDRs, comma separated (optional)")
+        self.ip_echo_url = _text("IP-echo URL", "", "https://… returning your public IP (never sent the key)")
+        self.use_lab = widgets.Checkbox(value=use_lab, description="use the training lab", indent=False)
+        self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario if scenario in SCENARIOS else "healthy",
+                                         description="Lab scenario", style=_STYLE)
+        self.paid_probe = widgets.Checkbox(value=False, description="allow one token-spending probe (1 token)", indent=False)
+
+        self.run_all = widgets.Button(description="Run all steps", button_style="primary", icon="play")
+        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=s.explains) for s in kb.steps}
+        self.bundle_button = widgets.Button(description="Write support bundle", icon="archive", disabled=True)
+        self.export_button = widgets.Button(description="Export runbook (HTML)", icon="file", disabled=True)
+        self.status = {s.id: widgets.HTML() for s in kb.steps}
+        self.verdict = widgets.HTML(verdict_html(None))
+        self.findings = widgets.HTML(findings_html([]))
+        self.message = widgets.HTML()
+
+        self.key.observe(self._take_key, names="value")
+        self.key_env.observe(lambda _: self._show_key_status(), names="value")
+        self.use_lab.observe(lambda _: self._sync_lab(), names="value")
+        self.run_all.on_click(lambda _: self.run())
+        for step, button in self.step_buttons.items():
+            button.on_click(lambda _, s=step: self.run([s]))
+        self.bundle_button.on_click(lambda _: self._guard(self.write_bundle))
+        self.export_button.on_click(lambda _: self._guard(self.export_runbook))
+
+        for w, cls in ((self.use_lab, "why403-use-lab"), (self.scenario, "why403-scenario"), (self.run_all, "why403-run-all"),
+                       (self.verdict, "why403-verdict"), (self.findings, "why403-findings"), (self.message, "why403-message"),
+                       (self.key, "why403-key"), (self.bundle_button, "why403-bundle"), (self.export_button, "why403-export")):
+            w.add_class(cls)
+        for b in self.step_buttons.values():
+            b.add_class("why403-run-step")
+        for st in self.status.values():
+            st.add_class("why403-step-status")
+        self._real = widgets.VBox([self.provider, self.base_url, self.key, self.key_env, self.key_status, self.organization,
+                                   self.project, self.model, self.deployment, self.api_version, self.allowlist, self.ip_echo_url])
+        self._reset_status(STEPS)
+        self._show_key_status()
+        self._sync_lab()
+        super().__init__([
+            widgets.HTML("<b>why403</b>: run the checklist live and name the cause."),
+            widgets.HBox([self.use_lab, self.scenario]), self._real, self.paid_probe,
+            widgets.HBox([self.run_all, self.bundle_button, self.export_button], layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox(list(self.step_buttons.values()), layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.VBox(list(self.status.values())), self.verdict, self.findings, self.message,
+        ])
+        self.add_class("why403-panel")
+
+    # ---- input -----------------------------------------------------------------------------
+    def _take_key(self, change: dict[str, Any]) -> None:
+        value = change["new"]
+        if value:
+            self._secret = Secret(value)
+            self.key.value = ""  # out of widget state at once
+            self._show_key_status()
+
+    def _show_key_status(self) -> None:
+        if self._secret:
+            text = f"key held in memory: {html.escape(self._secret.hint)} (never saved or shown)"
+        elif (name := self.key_env.value.strip()) and os.environ.get(name):
+            text = f"key will be read from ${html.escape(name)}"
+        else:
+            text = "no key given: the credential checks will report a missing key"
+        self.key_status.value = f'<span style="color:#4b5563;font-size:12px">{text}</span>'
+
+    def _sync_lab(self) -> None:
+        self.scenario.disabled = not self.use_lab.value
+        self._real.layout.display = "none" if self.use_lab.value else ""
+
+    def forget_key(self) -> None:
+        """Drop the key held in memory."""
+        self._secret = Secret("")
+        self._show_key_status()
+
+    def target(self) -> Target:
+        """The target the fields describe (raises :class:`InputError` on bad input)."""
+        if self.use_lab.value:
+            lab = shared_lab()
+            return Target(base_url=lab.url(self.scenario.value), api_key=Secret(LAB_KEY), model=self.model.value.strip() or "gpt-4o-mini",
+                          ip_echo_url=lab.ip_echo_url, allow_paid_probe=self.paid_probe.value, timeout=5.0)
+        key = self._secret if self._secret else Secret(os.environ.get(self.key_env.value.strip(), "")) if self.key_env.value.strip() else Secret("")
+        return Target.from_env(
+            api_key=key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
+            project=self.project.value.strip(), model=self.model.value.strip(), deployment=self.deployment.value.strip(),
+            api_version=self.api_version.value.strip(), allowlist=[c.strip() for c in self.allowlist.value.split(",") if c.strip()],
+            ip_echo_url=self.ip_echo_url.value.strip(), allow_paid_probe=self.paid_probe.value)
+
+    # ---- running ---------------------------------------------------------------------------
+    def run(self, steps: list[str] | None = None, *, wait: bool = False) -> threading.Thread | None:
+        """Run the steps in a worker thread; ``wait=True`` blocks until done (headless use)."""
+        if self._thread is not None and self._thread.is_alive():
+            self.message.value = "<span style='color:#b45309'>A run is already in progress.</span>"
+            return self._thread
+        try:
+            target = self.target()
+        except Why403Error as err:
+            self._fail(str(err))
+            return None
+        wanted = list(STEPS if steps is None else steps)
+        self._thread = threading.Thread(target=self._work, args=(target, wanted), name="why403-panel", daemon=True)
+        self._busy(True)
+        self._reset_status(wanted)
+        self._live = []
+        self.message.value = ""
+        self.verdict.value = verdict_html(None, running=True)
+        self.findings.value = findings_html([])
+        self._thread.start()
+        if wait:
+            self.wait()
+        return self._thread
+
+    def wait(self, timeout: float | None = 120.0) -> Report | None:
+        """Block until the current run ends; return its report."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.report
+
+    def _work(self, target: Target, steps: list[str]) -> None:
+        try:
+            report = diagnose(target, steps=steps, progress=self._progress, on_findings=self._arrived)
+            self.report = report
+            self.verdict.value = verdict_html(report.verdict)
+            self.findings.value = findings_html(report)
+            self.message.value = f"<span style='color:#4b5563;font-size:12px'>{len(report.findings)} findings in {report.elapsed_ms:.0f} ms</span>"
+        except Exception as err:  # noqa: BLE001 - a callback's error must land in the panel, not a lost log
+            self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
+            self.verdict.value = verdict_html(None)
+        finally:
+            self._busy(False)
+
+    def _progress(self, step: str, state: str) -> None:
+        if step not in self.status:
+            return
+        if state == "running":
+            self._started[step] = time.perf_counter()
+        elapsed = (time.perf_counter() - self._started.get(step, time.perf_counter())) * 1000
+        self.status[step].value = self._status_line(step, state, elapsed)
+
+    def _arrived(self, step: str, found: list[Finding]) -> None:
+        with self._lock:  # the table grows as each step reports
+            self._live.extend(found)
+            order = {s: i for i, s in enumerate(STEPS)}
+            self.findings.value = findings_html(sorted(self._live, key=lambda f: order.get(f.step, 99)))
+        worst = next((s for s in ("error", "fail", "warn", "pass", "skip") if any(f.status == s for f in found)), "")
+        self._counts[step] = worst
+
+    def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
+        title = html.escape(next(s.title for s in knowledge.load().steps if s.id == step))
+        worst = self._counts.get(step, "")
+        tail = {"idle": "waiting", "running": "running…", "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "")}.get(state, state)
+        colour = {"fail": "#b91c1c", "error": "#b91c1c", "warn": "#b45309", "pass": "#15803d"}.get(worst, "#4b5563") if state == "done" else "#4b5563"
+        return f'<span style="font-size:12px;color:{colour}">{_ICON.get(state, "")} {title}: {tail}</span>'
+
+    def _reset_status(self, steps: list[str] | tuple[str, ...]) -> None:
+        self._counts = {}
+        for step in STEPS:
+            self.status[step].value = self._status_line(step, "idle" if step in steps else "skipped", 0)
+
+    def _busy(self, busy: bool) -> None:
+        for b in (self.run_all, *self.step_buttons.values()):
+            b.disabled = busy
+        ready = not busy and self.report is not None
+        self.bundle_button.disabled = self.export_button.disabled = not ready
+
+    def _fail(self, message: str, detail: str = "") -> None:
+        more = f"<details><summary>details</summary><pre>{html.escape(redact(detail))}</pre></details>" if detail else ""
+        self.message.value = f"<div style='color:#b91c1c'>⚠ {html.escape(redact(message))}</div>{more}"
+
+    def _guard(self, action: Any) -> None:
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 - shown in the panel
+            self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
+
+    # ---- outputs ---------------------------------------------------------------------------
+    def write_bundle(self) -> list[Path]:
+        """Write report.json and the support bundle (JSON + Markdown) for the last run."""
+        if self.report is None:
+            raise Why403Error("run a diagnosis first")
+        paths = write_bundle(self.report, self.out_dir)
+        self.message.value = "Support bundle written: " + ", ".join(f"<code>{html.escape(str(p))}</code>" for p in paths)
+        return paths
+
+    def export_runbook(self) -> Path:
+        """Export the last run as a self-contained HTML runbook."""
+        if self.report is None:
+            raise Why403Error("run a diagnosis first")
+        from ..export import export_runbook
+
+        path: Path = export_runbook(self.out_dir, report=self.report)
+        self.message.value = f"Runbook exported: <a href='{html.escape(str(path))}' target='_blank'><code>{html.escape(str(path))}</code></a>"
+        return path
