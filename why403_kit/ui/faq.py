@@ -20,7 +20,7 @@ def live_example(cause: str, *, timeout: float = 5.0) -> str:
     lab = shared_lab()
     base = lab.url(cause)
     try:
-        with httpx.Client(timeout=timeout, verify=False if base.startswith("https") else True) as client:
+        with httpx.Client(timeout=timeout) as client:  # verification on: an intercepting proxy shows as such
             r = client.get(f"{base}/models", headers={"Authorization": f"Bearer {LAB_KEY}"})
         status, headers, body = r.status_code, dict(r.headers), r.text[:2000]
         d = classify(status, headers, body)

@@ -32,12 +32,15 @@ from .runbook import LAB_KEY, shared_lab
 from .tables import findings_html, verdict_html
 
 _ICON = {"idle": "○", "running": "◔", "done": "●", "error": "✖"}
-_WIDE = widgets.Layout(width="min(100%, 560px)")
+def _wide() -> widgets.Layout:
+    return widgets.Layout(width="min(100%, 560px)")
+
+
 _STYLE = {"description_width": "150px"}
 
 
 def _text(description: str, value: str = "", placeholder: str = "", tooltip: str = "") -> widgets.Text:
-    return widgets.Text(value=value, description=description, placeholder=placeholder, tooltip=tooltip, layout=_WIDE, style=_STYLE)
+    return widgets.Text(value=value, description=description, placeholder=placeholder, tooltip=tooltip, layout=_wide(), style=_STYLE)
 
 
 class Panel(widgets.VBox):
@@ -60,10 +63,10 @@ class Panel(widgets.VBox):
 
         self.provider = widgets.Dropdown(
             options=[("detect from URL", ""), ("OpenAI", "openai"), ("Azure OpenAI", "azure"), ("OpenAI-compatible gateway", "compatible")],
-            description="Provider", layout=_WIDE, style=_STYLE)
+            description="Provider", layout=_wide(), style=_STYLE)
         self.base_url = _text("Base URL", env.get("OPENAI_BASE_URL", ""), "https://api.openai.com/v1")
         self.key = widgets.Password(description="API key", placeholder="paste, then press Enter (the field clears itself)",
-                                    continuous_update=False, layout=_WIDE, style=_STYLE)
+                                    continuous_update=False, layout=_wide(), style=_STYLE)
         self.key_env = _text("or env variable", "OPENAI_API_KEY", "", "name of the environment variable holding the key")
         self.key_status = widgets.HTML()
         self.organization = _text("Organization", env.get("OPENAI_ORG_ID", ""), "org-… (optional)")

@@ -1,0 +1,104 @@
+"""Every notebook runs headless against the lab, and neither the committed nor the executed ones hold a key.
+
+Execution stores widget state (nbclient's default, and what nbmake and papermill do), because
+that is where a Password value would leak.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import CANARY
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_the_five_notebooks_exist() -> None:
+    assert NAMES == ["01_diagnose.ipynb", "02_runbook.ipynb", "03_faq.ipynb", "04_training_lab.ipynb", "05_rate_limits.ipynb"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_is_clean(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(nb)
+    assert "widgets" not in nb.metadata and "papermill" not in nb.metadata
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: cell {cell.id} has outputs"
+        assert set(cell.metadata) <= {"tags"}, f"{name}: cell {cell.id} carries metadata {sorted(cell.metadata)}"
+    assert CANARY not in (NOTEBOOKS / name).read_text()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the notebooks; the kernel sees the canary as its key and is told to use the lab."""
+    for name in NAMES:
+        shutil.copy(NOTEBOOKS / name, tmp_path / name)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("WHY403_LAB", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return tmp_path
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(nb, path)
+    return nb
+
+
+def outputs_text(nb: nbformat.NotebookNode) -> str:
+    return "\n".join(json.dumps(o) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def assert_no_canary(path: Path) -> None:
+    text = path.read_text()
+    assert CANARY not in text
+    assert CANARY[8:30] not in text  # not even a fragment of the secret part
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "01_diagnose.ipynb"])
+def test_notebook_runs_headless_without_leaking(workdir: Path, name: str) -> None:
+    nb = execute(workdir / name)
+    assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert_no_canary(workdir / name)
+
+
+def test_diagnose_notebook_with_a_typed_key_saves_no_key(workdir: Path) -> None:
+    path = workdir / "01_diagnose.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    # What a user does in the panel: untick the lab, point at an endpoint, type the key and press Enter.
+    typed = nbformat.v4.new_code_cell(
+        "import os\nfrom why403_kit.ui import shared_lab\n"
+        "panel.use_lab.value = False\npanel.base_url.value = shared_lab().url('invalid_api_key')\n"
+        "panel.key.value = os.environ['OPENAI_API_KEY']")
+    nb.cells.insert(2, typed)
+    nbformat.write(nb, path)
+    nb = execute(path)
+    assert "widgets" in nb.metadata  # state was stored, as nbclient/nbmake/papermill do by default
+    assert "invalid_api_key" in outputs_text(nb)
+    assert_no_canary(path)
+
+
+def test_runbook_verdict_box_fills_in(workdir: Path) -> None:
+    nb = nbformat.read(workdir / "02_runbook.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = params.source.replace('lab_scenario = "edge_block"', 'lab_scenario = "proxy_block"')
+    nbformat.write(nb, workdir / "02_runbook.ipynb")
+    nb = execute(workdir / "02_runbook.ipynb")
+    box = next(c for c in nb.cells if "verdict_box = display" in c.source)
+    html = box.outputs[0]["data"]["text/html"]
+    assert "<code>proxy_block</code>" in html and "Fix:" in html
+    text = outputs_text(nb)
+    import why403_kit.knowledge as kb
+
+    for step in kb.load().steps:
+        assert step.title in text

@@ -1,0 +1,124 @@
+"""The widget panel without a browser: set fields, click buttons, read the verdict and the table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import ipywidgets as widgets
+import pytest
+
+from tests.conftest import CANARY
+from why403_kit.ui import Panel
+from why403_kit.ui.runbook import shared_lab
+
+
+@pytest.fixture(autouse=True)
+def _close_widgets() -> Iterator[None]:
+    yield
+    widgets.Widget.close_all()
+
+
+def _state_dump() -> str:
+    """Everything a notebook would save as widget state, as text."""
+    return json.dumps(widgets.Widget.get_manager_state(drop_defaults=False), default=str)
+
+
+def click(button: widgets.Button) -> None:
+    button.click()
+
+
+def test_run_all_on_edge_block_names_the_edge(tmp_path: Path) -> None:
+    panel = Panel(use_lab=True, scenario="edge_block", out_dir=tmp_path)
+    click(panel.run_all)
+    report = panel.wait()
+    assert report is not None and report.verdict.cause == "edge_block"
+    assert "edge_block" in panel.verdict.value and "Fix:" in panel.verdict.value
+    assert "Cloudflare" in panel.findings.value and "fail" in panel.findings.value
+    assert all("done" in panel.status[s].value for s in panel.status)
+    assert not panel.run_all.disabled and not panel.bundle_button.disabled
+
+
+@pytest.mark.parametrize("scenario, cause", [("healthy", "ok"), ("invalid_api_key", "invalid_api_key"), ("quota_exceeded", "quota_exceeded")])
+def test_scenario_picker_drives_the_verdict(scenario: str, cause: str) -> None:
+    panel = Panel(use_lab=True)
+    panel.scenario.value = scenario
+    click(panel.run_all)
+    assert panel.wait() is not None
+    assert panel.report is not None and panel.report.verdict.cause == cause
+    assert f"<code>{cause}</code>" in panel.verdict.value
+
+
+def test_one_step_button_runs_that_step_alone() -> None:
+    panel = Panel(use_lab=True, scenario="invalid_api_key")
+    click(panel.step_buttons["credentials"])
+    report = panel.wait()
+    assert report is not None and {f.step for f in report.findings} == {"credentials"}
+    assert "done" in panel.status["credentials"].value and "skipped" in panel.status["network"].value
+
+
+def test_typed_key_leaves_widget_state_at_once(lab: object) -> None:
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("invalid_api_key")
+    panel.key.value = CANARY  # what the browser sends on Enter
+    assert panel.key.value == ""
+    assert CANARY not in _state_dump()
+    assert "sk-proj" in panel.key_status.value and CANARY not in panel.key_status.value
+    assert CANARY not in repr(panel) and CANARY not in repr(panel.key)
+    click(panel.run_all)
+    report = panel.wait()
+    assert report is not None and report.verdict.cause == "invalid_api_key"
+    for text in (_state_dump(), panel.findings.value, panel.verdict.value, panel.message.value, json.dumps(report.to_dict())):
+        assert CANARY not in text
+
+
+def test_key_from_named_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_TEAM_KEY", CANARY)
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("healthy")
+    panel.key_env.value = "MY_TEAM_KEY"
+    assert "$MY_TEAM_KEY" in panel.key_status.value
+    assert panel.target().api_key.reveal() == CANARY
+    click(panel.run_all)
+    report = panel.wait()
+    assert report is not None and report.verdict.cause == "ok"
+    assert CANARY not in _state_dump() + panel.findings.value
+
+
+def test_bad_input_lands_in_the_panel_not_a_traceback() -> None:
+    panel = Panel(use_lab=False)
+    panel.base_url.value = "not a url"
+    click(panel.run_all)
+    assert panel.report is None
+    assert "base URL" in panel.message.value and "Traceback" not in panel.message.value
+    panel.base_url.value = "http://127.0.0.1:9/v1"
+    panel.allowlist.value = "10.0.0.0/33"
+    click(panel.run_all)
+    assert "allowlist" in panel.message.value
+
+
+def test_bundle_button_writes_redacted_files(tmp_path: Path) -> None:
+    panel = Panel(use_lab=True, scenario="rate_limited", out_dir=tmp_path)
+    assert panel.bundle_button.disabled  # nothing to bundle before a run
+    click(panel.run_all)
+    panel.wait()
+    click(panel.bundle_button)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["report.json", "support-bundle.json", "support-bundle.md"]
+    assert "support-bundle.md" in panel.message.value
+    assert json.loads((tmp_path / "report.json").read_text())["verdict"]["cause"] == "rate_limited"
+
+
+def test_lab_switch_hides_the_real_target_fields() -> None:
+    panel = Panel(use_lab=True)
+    assert panel._real.layout.display == "none" and not panel.scenario.disabled
+    panel.use_lab.value = False
+    assert panel._real.layout.display == "" and panel.scenario.disabled
+
+
+def test_dom_classes_the_browser_test_relies_on() -> None:
+    panel = Panel(use_lab=True)
+    assert "why403-panel" in panel._dom_classes
+    assert "why403-run-all" in panel.run_all._dom_classes and "why403-verdict" in panel.verdict._dom_classes
+    assert "why403-scenario" in panel.scenario._dom_classes
