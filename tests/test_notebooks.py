@@ -102,3 +102,29 @@ def test_runbook_verdict_box_fills_in(workdir: Path) -> None:
 
     for step in kb.load().steps:
         assert step.title in text
+
+
+def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Path, tmp_path: Path) -> None:
+    import papermill
+
+    out = workdir / "runbook-out.ipynb"
+    papermill.execute_notebook(str(workdir / "02_runbook.ipynb"), str(out), parameters={"lab_scenario": "quota_exceeded"},
+                               kernel_name="python3", cwd=str(workdir), progress_bar=False, store_widget_state=False)
+    nb = nbformat.read(out, as_version=4)
+    assert nb.metadata.papermill.parameters == {"lab_scenario": "quota_exceeded"}  # no secret is ever a parameter
+    assert "<code>quota_exceeded</code>" in outputs_text(nb)
+    assert_no_canary(out)
+
+    # Replay: a report saved by `why403 diagnose --out` renders without probing anything.
+    from why403_kit.ui import Runbook, target_for
+    from why403_kit.diagnose import STEPS
+
+    rb = Runbook(target_for(use_lab=True, lab_scenario="ip_not_allowed"))
+    for step in STEPS:
+        rb.run_step(step)
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(rb.report.to_dict()))
+    replay = workdir / "replay-out.ipynb"
+    papermill.execute_notebook(str(workdir / "02_runbook.ipynb"), str(replay), parameters={"report_path": str(saved), "use_lab": False},
+                               kernel_name="python3", cwd=str(workdir), progress_bar=False)
+    assert "<code>ip_not_allowed</code>" in outputs_text(nbformat.read(replay, as_version=4))

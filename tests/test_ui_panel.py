@@ -122,3 +122,21 @@ def test_dom_classes_the_browser_test_relies_on() -> None:
     assert "why403-panel" in panel._dom_classes
     assert "why403-run-all" in panel.run_all._dom_classes and "why403-verdict" in panel.verdict._dom_classes
     assert "why403-scenario" in panel.scenario._dom_classes
+
+
+def test_status_lines_show_elapsed_time_while_a_slow_step_runs() -> None:
+    from why403_kit import Lab
+
+    seen: list[str] = []
+    with Lab(latency_ms=600) as slow:
+        panel = Panel(use_lab=False)
+        panel.base_url.value = slow.url("healthy")
+        panel.key.value = "sk-proj-" + "x" * 40  # with a key, step 1 makes a live (slow) request
+        panel.status["credentials"].observe(lambda ch: seen.append(ch["new"]), names="value")
+        click(panel.run_all)
+        assert panel.run_all.disabled  # no second run while one is out
+        report = panel.wait()
+    assert report is not None
+    running = [s for s in seen if "running…" in s]
+    assert any(" 0.0 s" not in s for s in running), running  # the clock advanced while the request was out
+    assert "done in" in seen[-1]

@@ -54,6 +54,7 @@ class Panel(widgets.VBox):
         self._secret = Secret("")
         self._thread: threading.Thread | None = None
         self._started: dict[str, float] = {}
+        self._done: set[str] = set()
         self._live: list[Finding] = []
         self._lock = threading.Lock()
         self._counts: dict[str, str] = {}
@@ -190,7 +191,18 @@ class Panel(widgets.VBox):
             self._thread.join(timeout)
         return self.report
 
+    def _tick(self, finished: threading.Event) -> None:
+        """Refresh the elapsed time of running steps a few times a second (a clock, not a race fix)."""
+        while not finished.wait(0.25):
+            now = time.perf_counter()
+            for step, begun in list(self._started.items()):
+                if step not in self._done:
+                    self.status[step].value = self._status_line(step, "running", (now - begun) * 1000)
+
     def _work(self, target: Target, steps: list[str]) -> None:
+        finished = threading.Event()
+        self._started, self._done = {}, set()
+        threading.Thread(target=self._tick, args=(finished,), name="why403-panel-clock", daemon=True).start()
         try:
             report = diagnose(target, steps=steps, progress=self._progress, on_findings=self._arrived)
             self.report = report
@@ -201,6 +213,7 @@ class Panel(widgets.VBox):
             self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
             self.verdict.value = verdict_html(None)
         finally:
+            finished.set()
             self._busy(False)
 
     def _progress(self, step: str, state: str) -> None:
@@ -208,6 +221,8 @@ class Panel(widgets.VBox):
             return
         if state == "running":
             self._started[step] = time.perf_counter()
+        else:
+            self._done.add(step)
         elapsed = (time.perf_counter() - self._started.get(step, time.perf_counter())) * 1000
         self.status[step].value = self._status_line(step, state, elapsed)
 
@@ -222,7 +237,7 @@ class Panel(widgets.VBox):
     def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
         title = html.escape(next(s.title for s in knowledge.load().steps if s.id == step))
         worst = self._counts.get(step, "")
-        tail = {"idle": "waiting", "running": "running…", "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "")}.get(state, state)
+        tail = {"idle": "waiting", "running": f"running… {elapsed_ms / 1000:.1f} s", "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "")}.get(state, state)
         colour = {"fail": "#b91c1c", "error": "#b91c1c", "warn": "#b45309", "pass": "#15803d"}.get(worst, "#4b5563") if state == "done" else "#4b5563"
         return f'<span style="font-size:12px;color:{colour}">{_ICON.get(state, "")} {title}: {tail}</span>'
 
