@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import subprocess
@@ -12,12 +13,13 @@ import pytest
 
 from why403_kit import Lab, Secret, Target, classify, diagnose, redact, write_bundle
 
+from ._proxy import connect_proxy
 from .conftest import CANARY
 
 
 def test_secret_never_shows_itself() -> None:
     s = Secret(CANARY)
-    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, s.hint):
+    for text in (repr(s), str(s), f"{s}", f"{s!r}", "%s" % s, s.hint):  # noqa: UP031 -- %-formatting is one of the paths under test
         assert CANARY not in text
     with pytest.raises(TypeError):
         pickle.dumps(s)
@@ -56,11 +58,39 @@ def test_no_key_over_plain_http_to_non_loopback() -> None:
     report = diagnose(Target(base_url="http://192.0.2.1/v1", api_key=Secret(CANARY), timeout=1))
     assert report.verdict.cause == "wrong_endpoint"
     assert not report.exchanges
+    tcp = next(f for f in report.findings if f.check == "TCP connect")
+    assert tcp.status == "skip" and "not contacted" in tcp.evidence  # no connection at all, not even a bare TCP one
+
+
+def test_key_never_crosses_untrusted_tls_nor_reaches_the_proxy(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every step against the interception listener, through a CONNECT proxy that records every byte it relays:
+    # the issuer is read over an unverified handshake, and neither that nor any failed verified one carries the key.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    reached = lab.tls_request_count
+    with connect_proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        report = diagnose(Target(base_url=lab.url("tls_interception"), api_key=Secret(CANARY), timeout=5))
+    assert report.verdict.cause == "tls_interception"
+    assert proxy.connects >= 6  # TCP/TLS probe, issuer read, GET /models, model, three scope probes
+    assert CANARY.encode() not in proxy.seen and b"CANARY" not in proxy.seen
+    assert lab.tls_request_count == reached
+    assert CANARY not in json.dumps(report.to_dict()) + repr(report)
+
+
+def test_azure_key_goes_only_in_the_api_key_header_to_the_target(lab: Lab, tmp_path: Path) -> None:
+    schemes = len(lab.auth_schemes)
+    with Lab() as echo:
+        report = diagnose(Target(base_url=lab.azure_url("healthy"), api_key=Secret(CANARY), provider="azure", deployment="gpt4o",
+                                 api_version="2024-10-21", ip_echo_url=echo.ip_echo_url, timeout=5))
+        assert echo.credentialed == [False]
+    assert set(lab.auth_schemes[schemes:]) == {"api-key"}
+    for f in write_bundle(report, tmp_path):
+        assert CANARY not in f.read_text()
 
 
 def test_cli_classify_redacts() -> None:
-    body = '{"error":{"message":"Incorrect API key provided: %s","code":"invalid_api_key"}}' % CANARY
-    import json
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {CANARY}", "code": "invalid_api_key"}})
 
     proc = subprocess.run([sys.executable, "-m", "why403_kit", "classify"], input=json.dumps({"status": 401, "body": body}),
                           capture_output=True, text=True, timeout=60)

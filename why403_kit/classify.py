@@ -252,6 +252,6 @@ def classify(
             return _diagnosis(cause_id, _CONFIDENCE[kind], text, ev, sorted(set(matched)))
         cause_id, conf, text = _fallback(ev)
         return _diagnosis(cause_id, conf, text, ev, [])
-    except Exception as err:  # the classifier must never raise, whatever it is fed
+    except Exception as err:  # noqa: BLE001 -- the classifier must never raise, whatever it is fed
         fallback = knowledge.load().cause("unknown")
         return Diagnosis("unknown", 0.0, f"classifier could not read the input ({type(err).__name__})", fallback.fix, "unknown")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ipaddress
 import json
 import os
@@ -82,7 +83,7 @@ async def _exchange(client: httpx.AsyncClient, method: str, url: str, t: Target,
             rec["status"] = resp.status_code
             rec["headers"] = redact_headers(dict(resp.headers))
             rec["body"] = redact(b"".join(chunks)[:MAX_BODY].decode("utf-8", "replace"))
-    except Exception as err:  # network failures become evidence, not tracebacks
+    except Exception as err:  # noqa: BLE001 -- network failures of any kind become evidence, not tracebacks
         rec["exception"] = redact(f"{type(err).__name__}: {err}")
     rec["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return rec
@@ -142,9 +143,19 @@ def lint_key(t: Target) -> list[Finding]:
 
 # ---- step 2: network ----------------------------------------------------------------------------
 async def network_checks(client: httpx.AsyncClient, t: Target) -> list[Finding]:
+    """DNS, TCP and TLS timing, certificate issuer, proxy environment, egress IP and allowlist (step 2)."""
+    host = urlsplit(t.base_url).hostname or ""
+    connection = asyncio.ensure_future(connection_checks(t))  # TCP/TLS run beside DNS and the IP echo
+    try:
+        rest = await _dns_proxy_egress(client, t, host)
+    finally:
+        conn = await connection
+    return rest[:1] + conn + rest[1:]
+
+
+async def _dns_proxy_egress(client: httpx.AsyncClient, t: Target, host: str) -> list[Finding]:
     s = "network"
     out: list[Finding] = []
-    host = urlsplit(t.base_url).hostname or ""
     started = time.perf_counter()
     try:
         infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout=t.timeout)
@@ -178,6 +189,218 @@ async def network_checks(client: httpx.AsyncClient, t: Target) -> list[Finding]:
     return out
 
 
+# TLS: who signed the certificate the target presented ------------------------------------------
+# Public CAs the providers and common gateways use; an issuer outside them is worth a look.
+_PUBLIC_CA = re.compile(
+    r"google trust services|\bgts\b|let'?s encrypt|\bisrg\b|digicert|microsoft|sectigo|comodo|usertrust|globalsign|amazon|"
+    r"cloudflare|entrust|go ?daddy|starfield|identrust|baltimore|certainly|ssl\.com|zerossl|buypass|actalis|quovadis|certum|harica",
+    re.IGNORECASE)
+# Products that re-sign TLS for inspection, and words private inspection CAs tend to carry.
+_INTERCEPTOR = re.compile(
+    r"zscaler|netskope|fortinet|fortigate|palo ?alto|blue ?coat|symantec web|skyhigh|mcafee|forcepoint|websense|sophos|umbrella|"
+    r"check ?point|barracuda|kaspersky|avast|eset|bitdefender|mitmproxy|charles proxy|fiddler|burp|corporate|proxy|inspection|"
+    r"firewall|untrusted",
+    re.IGNORECASE)
+_NAME_OIDS = {b"\x55\x04\x03": "CN", b"\x55\x04\x0a": "O", b"\x55\x04\x0b": "OU"}
+
+
+def _der_items(der: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(tag, start, stop) of each DER element between pos and end."""
+    while pos < end:
+        tag, length = der[pos], der[pos + 1]
+        pos += 2
+        if length & 0x80:
+            n = length & 0x7F
+            length = int.from_bytes(der[pos : pos + n], "big")
+            pos += n
+        if pos + length > end:
+            raise ValueError("truncated DER")
+        yield tag, pos, pos + length
+        pos += length
+
+
+def _der_name(der: bytes, start: int, stop: int) -> str:
+    parts = []
+    for _, set_start, set_stop in _der_items(der, start, stop):  # RelativeDistinguishedName (SET)
+        for _, atv_start, atv_stop in _der_items(der, set_start, set_stop):  # AttributeTypeAndValue
+            (_, oid_start, oid_stop), (vtag, v_start, v_stop) = list(_der_items(der, atv_start, atv_stop))[:2]
+            label = _NAME_OIDS.get(der[oid_start:oid_stop])
+            if label:
+                raw = der[v_start:v_stop]
+                parts.append(f"{label}={raw.decode('utf-16-be' if vtag == 0x1E else 'utf-8', 'replace')}")
+    return ", ".join(parts) or "(no CN/O)"
+
+
+def cert_issuer_subject(der: bytes) -> tuple[str, str]:
+    """Issuer and subject ('CN=…, O=…') of a DER certificate; stdlib only, nothing is verified here. ValueError if unreadable."""
+    try:
+        _, start, stop = next(_der_items(der, 0, len(der)))  # Certificate
+        _, start, stop = next(_der_items(der, start, stop))  # TBSCertificate
+        fields = list(_der_items(der, start, stop))
+        if fields and fields[0][0] == 0xA0:  # [0] version
+            fields = fields[1:]
+        # serialNumber, signature, issuer, validity, subject
+        return _der_name(der, *fields[2][1:]), _der_name(der, *fields[4][1:])
+    except (IndexError, StopIteration, ValueError) as err:
+        raise ValueError(f"unreadable certificate ({type(err).__name__})") from None
+
+
+def issuer_finding(issuer: str, subject: str, verified: bool, provider: str, verify_error: str = "") -> Finding:
+    """Judge the certificate issuer the target presented (step 2)."""
+    s, check = "network", "certificate issuer"
+    self_signed = issuer == subject
+    vendor = _INTERCEPTOR.search(issuer)
+    public = _PUBLIC_CA.search(issuer)
+    if not verified:
+        what = "self-signed" if self_signed else f"an inspection product ({vendor.group(0)})" if vendor else "not a CA your client trusts"
+        return Finding(s, check, "fail", "tls_interception",
+                       f"issuer {issuer!r} is {what}, not a public CA the provider uses; verification failed: {verify_error}",
+                       _fix("tls_interception"))
+    if vendor and not public:
+        return Finding(s, check, "warn", "tls_interception",
+                       f"issuer {issuer!r} names a TLS-inspection product ({vendor.group(0)}): traffic is re-signed. This trust store "
+                       "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", _fix("tls_interception"))
+    if public:
+        return Finding(s, check, "pass", "", f"issuer {issuer!r} is a public CA")
+    if provider in ("openai", "azure"):
+        return Finding(s, check, "warn", "", f"issuer {issuer!r} is not a CA {provider} is known to use; a private root in your "
+                       "trust store may be re-signing the traffic")
+    return Finding(s, check, "pass", "", f"issuer {issuer!r} (verified)")
+
+
+def _proxy_for(url: SplitResult) -> SplitResult | None:
+    """The proxy httpx would use for ``url`` (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, minus NO_PROXY), if any."""
+    proxies = urllib.request.getproxies_environment()
+    host = (url.hostname or "").lower()
+    bypass = [e.strip().lower().lstrip(".") for e in proxies.get("no", "").split(",") if e.strip()]
+    if "*" in bypass or any(host == e or host.endswith("." + e) for e in bypass):
+        return None
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return None
+    return urlsplit(proxies.get(url.scheme) or proxies["all"])
+
+
+async def _open(host: str, port: int, proxy: SplitResult | None, timeout: float
+                ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    if proxy is None:
+        return await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    return await asyncio.wait_for(asyncio.open_connection(proxy.hostname, proxy.port or 80), timeout)
+
+
+async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int, proxy: SplitResult,
+                  timeout: float) -> tuple[int | None, dict[str, str], str]:
+    """Ask an http proxy for a CONNECT tunnel; (status, headers, status line). Its own credentials go to it only."""
+    lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
+    if proxy.username:
+        user_pass = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+        lines.append(f"Proxy-Authorization: Basic {base64.b64encode(user_pass).decode()}")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await asyncio.wait_for(writer.drain(), timeout)
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)).decode("latin-1")
+    first, *rest = head.strip().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in rest)}
+    words = first.split()
+    status = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+    return status, headers, first
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):  # ssl.SSLError is an OSError
+        await asyncio.wait_for(writer.wait_closed(), 1)
+
+
+async def _peer_cert_unverified(host: str, port: int, proxy: SplitResult | None, timeout: float) -> bytes:
+    """Handshake WITHOUT verification only to read the certificate's issuer; nothing is sent over it, least of all the key."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    reader, writer = await _open(host, port, proxy, timeout)
+    try:
+        if proxy is not None and (await _tunnel(reader, writer, host, port, proxy, timeout))[0] != 200:
+            return b""
+        await asyncio.wait_for(writer.start_tls(ctx, server_hostname=host), timeout)
+        obj = writer.get_extra_info("ssl_object")
+        return (obj.getpeercert(binary_form=True) if obj else None) or b""
+    finally:
+        await _close(writer)
+
+
+async def connection_checks(t: Target) -> list[Finding]:
+    """TCP connect and TLS handshake timing to the target's origin, and who issued its certificate (step 2)."""
+    s = "network"
+    url = urlsplit(t.base_url)
+    host = url.hostname or ""
+    https = url.scheme == "https"
+    port = url.port or (443 if https else 80)
+    if not https and host not in _LOOPBACK:
+        return [Finding(s, "TCP connect", "skip", "", f"plain http to {host}: not contacted (the key must not travel over http)")]
+    proxy = _proxy_for(url)
+    if proxy is not None and proxy.scheme != "http":
+        return [Finding(s, "TCP connect", "skip", "", f"proxy {redact(proxy.geturl())} is not an http:// proxy; connection not measured")]
+    via = f" via proxy {proxy.hostname}:{proxy.port or 80}" if proxy else ""
+    started = time.perf_counter()
+    try:
+        reader, writer = await _open(host, port, proxy, t.timeout)
+    except (OSError, TimeoutError) as err:
+        return [Finding(s, "TCP connect", "fail", "network_error", f"TCP connect to {host}:{port}{via} failed: {type(err).__name__}: {err}",
+                        _fix("network_error"), elapsed_ms=_ms(started))]
+    out = [Finding(s, "TCP connect", "pass", "", f"connected to {host}:{port}{via} in {_ms(started)} ms", elapsed_ms=_ms(started))]
+    try:
+        if proxy is not None:
+            tunnel_started = time.perf_counter()
+            status, headers, line = await _tunnel(reader, writer, host, port, proxy, t.timeout)
+            if status != 200:
+                d = classify(status, headers, "")
+                cause = d.cause if d.cause not in ("unknown", "ok") else "proxy_block"
+                out.append(Finding(s, "proxy tunnel", "fail", cause, f"CONNECT {host}:{port} -> {line!r}; {d.evidence}", _fix(cause),
+                                   elapsed_ms=_ms(tunnel_started)))
+                return out
+            out.append(Finding(s, "proxy tunnel", "pass", "", f"proxy opened a tunnel to {host}:{port}", elapsed_ms=_ms(tunnel_started)))
+        if not https:
+            out.append(Finding(s, "TLS handshake", "skip", "", "plain http (loopback): no TLS"))
+            return out
+        tls_started = time.perf_counter()
+        try:
+            await asyncio.wait_for(writer.start_tls(httpx.create_ssl_context(), server_hostname=host), t.timeout)
+        except ssl.SSLCertVerificationError as err:
+            reason = err.verify_message or str(err)
+            out.append(Finding(s, "TLS handshake", "fail", "tls_interception", f"certificate verification failed: {reason}",
+                               _fix("tls_interception"), elapsed_ms=_ms(tls_started)))
+            try:
+                der = await _peer_cert_unverified(host, port, proxy, t.timeout)
+                issuer, subject = cert_issuer_subject(der)
+                out.append(issuer_finding(issuer, subject, False, t.provider, reason))
+            except (OSError, TimeoutError, ValueError) as err2:
+                out.append(Finding(s, "certificate issuer", "warn", "tls_interception",
+                                   f"verification failed ({reason}) and the certificate could not be read: {type(err2).__name__}"))
+            return out
+        except (OSError, TimeoutError) as err:  # ssl.SSLError is an OSError
+            text = f"{type(err).__name__}: {err}"
+            d = classify(None, {}, "", text)
+            cause = d.cause if d.cause != "unknown" else "network_error"
+            out.append(Finding(s, "TLS handshake", "fail", cause, f"TLS handshake with {host}:{port} failed: {text}", _fix(cause),
+                               elapsed_ms=_ms(tls_started)))
+            return out
+        obj = writer.get_extra_info("ssl_object")
+        version = obj.version() if obj else "?"
+        out.append(Finding(s, "TLS handshake", "pass", "", f"{version} with {host}, certificate verified, in {_ms(tls_started)} ms",
+                           elapsed_ms=_ms(tls_started)))
+        der = (obj.getpeercert(binary_form=True) if obj else None) or b""
+        try:
+            issuer, subject = cert_issuer_subject(der)
+            out.append(issuer_finding(issuer, subject, True, t.provider))
+        except ValueError:
+            out.append(Finding(s, "certificate issuer", "warn", "", "the certificate could not be read"))
+        return out
+    finally:
+        await _close(writer)
+
+
 # ---- step 4: request shape ----------------------------------------------------------------------
 def lint_request_shape(t: Target) -> list[Finding]:
     s = "headers"
@@ -192,7 +415,9 @@ def lint_request_shape(t: Target) -> list[Finding]:
     if t.provider == "azure" and "/openai/v1" not in p.path and not t.api_version:
         out.append(Finding(s, "api-version", "fail", "wrong_endpoint", "Azure deployment paths need ?api-version=YYYY-MM-DD", _fix("wrong_endpoint")))
     if t.provider == "azure":
-        out.append(Finding(s, "auth header", "pass", "", "key sent as 'api-key' header (Azure key auth)"))
+        jwt = bool(t.api_key) and _is_jwt(t.api_key.reveal())
+        out.append(Finding(s, "auth header", "pass", "", "Entra token sent as 'Authorization: Bearer'" if jwt
+                           else "key sent as 'api-key' header (Azure key auth)"))
     if not out:
         out.append(Finding(s, "base URL", "pass", "", f"{t.base_url} is well formed for provider {t.provider}"))
     return out
@@ -299,6 +524,60 @@ def write_bundle(report: Report, out_dir: str | Path) -> list[Path]:
     return [d / "report.json", d / "support-bundle.json", d / "support-bundle.md"]
 
 
+# ---- step 3: permissions -----------------------------------------------------------------------
+def _azure_deployment_url(t: Target, base: str) -> str:
+    """Azure: the deployment's URL, whether the base already names it (…/openai/deployments/d) or not (…/openai)."""
+    return base if "/deployments/" in urlsplit(base).path else f"{base}/deployments/{t.deployment or t.model}"
+
+
+def _chat_url(t: Target, base: str) -> str:
+    return f"{_azure_deployment_url(t, base)}/chat/completions" if t.provider == "azure" else f"{base}/chat/completions"
+
+
+def paid_probe_body(t: Target) -> dict[str, Any]:
+    """The smallest request that runs inference: one output token (only with allow_paid_probe)."""
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": "ping"}], "max_completion_tokens": 1}
+    return body if t.provider == "azure" else {"model": t.model, **body}
+
+
+# Requests that can spend no token: the free moderation endpoint, and bodies invalid on purpose (an empty
+# input and a zero output-token cap) that the API refuses after authorising the key but before any inference.
+INVALID_CHAT = {"messages": [], "max_completion_tokens": 0}
+INVALID_RESPONSES = {"input": [], "max_output_tokens": 0}
+
+
+def free_probes(t: Target, base: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(check, url, kind, body) of the token-free scope probes; kind is 'free' (served free) or 'invalid'."""
+    if t.provider == "azure":
+        return [("chat/completions scope", _chat_url(t, base), "invalid", dict(INVALID_CHAT))]
+    return [
+        ("moderations (free)", f"{base}/moderations", "free", {"model": "omni-moderation-latest", "input": "ping"}),
+        ("chat/completions scope", f"{base}/chat/completions", "invalid", {"model": t.model, **INVALID_CHAT}),
+        ("responses scope", f"{base}/responses", "invalid", {"model": t.model, **INVALID_RESPONSES}),
+    ]
+
+
+def scope_finding(check: str, rec: dict[str, Any], kind: str, azure: bool = False) -> Finding:
+    """What a token-free probe says about the key's permission on one endpoint (step 3)."""
+    s = "permissions"
+    st = rec["status"]
+    d = classify(st, rec["headers"], rec["body"], rec["exception"])
+    where = f"{rec['method']} {rec['url']} -> {st if st is not None else 'no answer'}"
+    endpoint = urlsplit(rec["url"]).path.rsplit("/", 2)[-2:]
+    name = "/".join(endpoint) if endpoint[0] == "chat" else endpoint[-1]
+    generic = d.cause in ("unknown", "wrong_endpoint", "content_blocked")  # a validation error, not a refusal of the key
+    if kind == "invalid" and st in (400, 422) and generic:
+        return Finding(s, check, "pass", "", f"{where}: refused as invalid before any inference, so the key may call {name}",
+                       request_id=rec["headers"].get("x-request-id", ""), elapsed_ms=rec["elapsed_ms"])
+    if kind == "invalid" and st is not None and 200 <= st < 300:
+        return Finding(s, check, "warn", "", f"{where}: the server accepted a deliberately invalid request (a lenient gateway?)",
+                       request_id=rec["headers"].get("x-request-id", ""), elapsed_ms=rec["elapsed_ms"])
+    if st in (404, 405) and not azure and d.cause in ("unknown", "wrong_endpoint"):
+        return Finding(s, check, "warn", "", f"{where}: this server does not offer {name}",
+                       request_id=rec["headers"].get("x-request-id", ""), elapsed_ms=rec["elapsed_ms"])
+    return _finding_from(s, check, rec)
+
+
 # ---- runner -------------------------------------------------------------------------------------
 def _verdict(findings: list[Finding]) -> Verdict:
     kb = knowledge.load()
@@ -336,7 +615,7 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
             notify(name, "running")
             try:
                 result = await work
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 -- one broken step becomes an error finding; the others still report
                 result = [Finding(name, "step", "error", "unknown", f"{type(err).__name__}: {err}")]
             deliver(name, result)
             notify(name, "done")
@@ -353,13 +632,18 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
         async def permissions() -> list[Finding]:
             if not (t.api_key and _may_send_key(base)):
                 return [Finding("permissions", "model access", "skip", "", "no usable key: permissions not probed")]
-            path = f"{base}/models/{t.model}" if t.provider != "azure" else f"{base}/deployments/{t.deployment or t.model}"
-            rec = await _exchange(client, "GET", path, t, auth=True)
-            exchanges.append(rec)
-            out = [_finding_from("permissions", f"model {t.model}", rec)]
+
+            async def probe(check: str, method: str, url: str, kind: str, body: Any = None) -> Finding:
+                rec = await _exchange(client, method, url, t, auth=True, json_body=body)
+                exchanges.append(rec)  # the rate-limit step reads their headers too
+                return scope_finding(check, rec, kind, t.provider == "azure") if kind != "model" else _finding_from("permissions", check, rec)
+
+            model_url = _azure_deployment_url(t, base) if t.provider == "azure" else f"{base}/models/{t.model}"
+            probes = [probe(f"model {t.model}" if t.provider != "azure" else f"deployment {t.deployment or t.model}", "GET", model_url, "model")]
+            probes += [probe(check, "POST", url, kind, body) for check, url, kind, body in free_probes(t, base)]
+            out = list(await asyncio.gather(*probes))
             if t.allow_paid_probe:
-                body = {"model": t.model, "messages": [{"role": "user", "content": "ping"}], "max_completion_tokens": 1}
-                rec2 = await _exchange(client, "POST", f"{base}/chat/completions", t, auth=True, json_body=body)
+                rec2 = await _exchange(client, "POST", _chat_url(t, base), t, auth=True, json_body=paid_probe_body(t))
                 exchanges.append(rec2)
                 out.append(_finding_from("permissions", "paid probe (1 token)", rec2))
             else:
@@ -375,12 +659,10 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
             "headers": lambda: sync(lambda tt: lint_request_shape(tt) + (lint_request(tt.pasted_request, tt.provider) if tt.pasted_request else [])),
         }
         # rate limits read the headers of the live exchanges, so asking for them alone still probes
-        if "ratelimits" in wanted and not wanted & {"credentials", "permissions"}:
-            work_steps = ["credentials"]
-        else:
-            work_steps = []
-        groups = await asyncio.gather(*(step(n, work[n]()) for n in work if n in wanted or n in work_steps))
-    for name, g in zip([n for n in work if n in wanted or n in work_steps], groups):
+        work_steps = ["credentials"] if "ratelimits" in wanted and not wanted & {"credentials", "permissions"} else []
+        running = [n for n in work if n in wanted or n in work_steps]
+        groups = await asyncio.gather(*(step(n, work[n]()) for n in running))
+    for name, g in zip(running, groups, strict=True):
         if name in wanted:
             findings.extend(g)
     if "ratelimits" in wanted:

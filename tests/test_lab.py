@@ -1,0 +1,95 @@
+"""The lab plays the endpoints the probes use the way providers do: per scenario, for OpenAI and Azure paths."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from why403_kit import Lab, classify
+
+from .conftest import CANARY
+
+BEARER = {"Authorization": f"Bearer {CANARY}"}
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzLmF6dXJlLmNvbSJ9.c2lnbmF0dXJl"  # shape only, not a token
+VERSION = {"api-version": "2024-10-21"}
+
+
+def _post(url: str, body: object, headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(url, json=body, headers=BEARER if headers is None else headers, params=params, timeout=5)
+
+
+def test_healthy_refuses_invalid_bodies_before_inference_and_bills_only_valid_ones(lab: Lab) -> None:
+    base, billed = lab.url("healthy"), len(lab.billable)
+    assert _post(f"{base}/moderations", {"model": "omni-moderation-latest", "input": "ping"}).status_code == 200
+    empty = _post(f"{base}/chat/completions", {"model": "gpt-4o-mini", "messages": [], "max_completion_tokens": 0})
+    assert empty.status_code == 400 and empty.json()["error"]["param"] == "messages"
+    assert _post(f"{base}/chat/completions", {"messages": [{"role": "user", "content": "x"}]}).status_code == 400  # no model
+    capped = _post(f"{base}/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 0})
+    assert capped.status_code == 400 and capped.json()["error"]["code"] == "integer_below_min_value"
+    assert _post(f"{base}/responses", {"model": "gpt-4o-mini", "input": [], "max_output_tokens": 0}).status_code == 400
+    assert len(lab.billable) == billed
+    ok = _post(f"{base}/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 1})
+    assert ok.status_code == 200
+    assert lab.billable[billed:] == [("POST", "/s/healthy/v1/chat/completions")]
+    assert _post(f"{base}/moderations", {"model": "omni-moderation-latest", "input": "ping"}, headers={}).status_code == 401
+
+
+def test_restricted_key_lists_models_but_may_not_request_them(lab: Lab) -> None:
+    base = lab.url("missing_scope")
+    assert httpx.get(f"{base}/models", headers=BEARER, timeout=5).status_code == 200
+    for path, body in (("moderations", {"input": "ping"}), ("chat/completions", {"messages": []}), ("responses", {"input": []})):
+        r = _post(f"{base}/{path}", body)
+        assert r.status_code == 401 and "Missing scopes: model.request" in r.text
+        assert classify(r.status_code, dict(r.headers), r.text).cause == "missing_scope"
+
+
+def test_org_verification_refuses_only_inference(lab: Lab) -> None:
+    base = lab.url("org_verification_required")
+    assert httpx.get(f"{base}/models/gpt-4o-mini", headers=BEARER, timeout=5).status_code == 200
+    assert _post(f"{base}/moderations", {"input": "ping"}).status_code == 200
+    r = _post(f"{base}/chat/completions", {"messages": []})
+    assert r.status_code == 403 and classify(403, dict(r.headers), r.text).cause == "org_verification_required"
+
+
+@pytest.mark.parametrize(("headers", "params", "status", "cause"), [
+    ({}, VERSION, 401, "missing_api_key"),                                     # no credential at all
+    (BEARER, VERSION, 401, "invalid_api_key"),                                 # an API key sent as Bearer: not an Entra token
+    ({"api-key": CANARY}, None, 404, "wrong_endpoint"),                         # no api-version
+    ({"api-key": CANARY}, {"api-version": "latest"}, 404, "wrong_endpoint"),   # not YYYY-MM-DD[-preview]
+    ({"api-key": CANARY}, VERSION, 200, "ok"),
+    ({"Authorization": f"Bearer {JWT}"}, {"api-version": "2025-04-01-preview"}, 200, "ok"),  # Entra token
+])
+def test_azure_deployment_checks_key_header_and_api_version(lab: Lab, headers: dict[str, str], params: dict[str, str] | None, status: int, cause: str) -> None:
+    r = httpx.get(f"{lab.azure_url('healthy')}/deployments/gpt4o", headers=headers, params=params, timeout=5)
+    assert r.status_code == status, r.text
+    assert classify(r.status_code, dict(r.headers), r.text).cause == cause
+    assert CANARY not in r.text
+
+
+def test_azure_deployment_inference_and_unknown_deployment(lab: Lab) -> None:
+    base, key = lab.azure_url("healthy"), {"api-key": CANARY}
+    billed, schemes = len(lab.billable), len(lab.auth_schemes)
+    assert _post(f"{base}/deployments/gpt4o/chat/completions", {"messages": []}, key, VERSION).status_code == 400
+    assert len(lab.billable) == billed
+    ok = _post(f"{base}/deployments/gpt4o/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 1}, key, VERSION)
+    assert ok.status_code == 200 and lab.billable[billed:] == [("POST", "/s/healthy/openai/deployments/gpt4o/chat/completions")]
+    missing = _post(f"{base}/deployments/nope/chat/completions", {"messages": []}, key, VERSION)
+    assert missing.status_code == 404 and json.loads(missing.text)["error"]["code"] == "DeploymentNotFound"
+    assert lab.auth_schemes[schemes:] == ["api-key"] * 3
+
+
+@pytest.mark.parametrize(("scenario", "status"), [("invalid_api_key", 401), ("ip_not_allowed", 403), ("rate_limited", 429), ("auth_method_disabled", 403)])
+def test_azure_scenarios_answer_in_azure_shape(lab: Lab, scenario: str, status: int) -> None:
+    r = _post(f"{lab.azure_url(scenario)}/deployments/gpt4o/chat/completions", {"messages": []}, {"api-key": CANARY}, VERSION)
+    assert r.status_code == status
+    assert "type" not in r.json()["error"]  # Azure errors carry a code and a message, no type
+    assert classify(r.status_code, dict(r.headers), r.text).cause == scenario
+
+
+def test_azure_restricted_identity_reads_but_may_not_infer(lab: Lab) -> None:
+    base, key = lab.azure_url("missing_scope"), {"api-key": CANARY}
+    assert httpx.get(f"{base}/deployments/gpt4o", headers=key, params=VERSION, timeout=5).status_code == 200
+    r = _post(f"{base}/deployments/gpt4o/chat/completions", {"messages": []}, key, VERSION)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "PermissionDenied"
