@@ -281,3 +281,18 @@ def test_steps_subset_and_callbacks(lab: Lab) -> None:
     assert STEPS == ("credentials", "network", "permissions", "headers", "ratelimits", "support")
     with pytest.raises(InputError):
         diagnose(Target(base_url=lab.url("healthy")), steps=["nope"])
+
+
+def test_every_public_name_stays_importable_from_diagnose() -> None:
+    # the probes moved to why403_kit.probes (one module per step); callers of why403_kit.diagnose must not notice
+    import importlib
+
+    module = importlib.import_module("why403_kit.diagnose")
+    names = ["INVALID_CHAT", "INVALID_RESPONSES", "MAX_BODY", "OnFindings", "Progress", "STEPS", "adiagnose", "backoff_plan",
+             "cert_issuer_subject", "connection_checks", "diagnose", "free_probes", "issuer_finding", "key_value_problems", "lint_key",
+             "lint_request", "lint_request_shape", "network_checks", "paid_probe_body", "parse_duration", "rate_limit_checks",
+             "retry_after", "scope_finding", "support_bundle", "write_bundle", "_verdict"]
+    assert [n for n in names if not hasattr(module, n)] == []
+    for step in ("credentials", "network", "permissions", "headers", "ratelimits", "support"):
+        doc = importlib.import_module(f"why403_kit.probes.{step}").__doc__ or ""
+        assert doc.startswith(f"Step {STEPS.index(step) + 1}, ")

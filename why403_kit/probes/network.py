@@ -1,0 +1,278 @@
+"""Step 2, network: DNS, TCP and TLS timing, the certificate issuer, proxies, egress IP and allowlist."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import ssl
+import time
+import urllib.request
+from collections.abc import Iterator
+from urllib.parse import SplitResult, unquote, urlsplit
+
+import httpx
+
+from ..classify import classify
+from ..model import Finding, Target
+from ..redact import redact
+from ._http import LOOPBACK, exchange, fix, ms
+
+
+async def network_checks(client: httpx.AsyncClient, t: Target) -> list[Finding]:
+    """DNS, TCP and TLS timing, certificate issuer, proxy environment, egress IP and allowlist (step 2)."""
+    host = urlsplit(t.base_url).hostname or ""
+    connection = asyncio.ensure_future(connection_checks(t))  # TCP/TLS run beside DNS and the IP echo
+    try:
+        rest = await _dns_proxy_egress(client, t, host)
+    finally:
+        conn = await connection
+    return rest[:1] + conn + rest[1:]
+
+
+async def _dns_proxy_egress(client: httpx.AsyncClient, t: Target, host: str) -> list[Finding]:
+    s = "network"
+    out: list[Finding] = []
+    started = time.perf_counter()
+    try:
+        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout=t.timeout)
+        addrs = sorted({str(i[4][0]) for i in infos})
+        out.append(Finding(s, "DNS", "pass", "", f"{host} -> {', '.join(addrs[:4])}", elapsed_ms=round((time.perf_counter() - started) * 1000, 1)))
+    except (TimeoutError, OSError) as err:
+        out.append(Finding(s, "DNS", "fail", "network_error", f"{host} does not resolve: {type(err).__name__}: {err}", fix("network_error")))
+    proxies = {k: v for k, v in os.environ.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
+    out.append(Finding(s, "proxy environment", "warn" if any(k.lower() != "no_proxy" for k in proxies) else "pass", "",
+                       ", ".join(f"{k}={redact(v)}" for k, v in proxies.items()) or "no proxy variables set"))
+    if t.ip_echo_url:
+        rec = await exchange(client, "GET", t.ip_echo_url, t, auth=False)  # the echo never gets the key
+        ip = ""
+        try:
+            ip = str(json.loads(rec["body"]).get("ip", "")) if rec["status"] == 200 else ""
+        except (ValueError, AttributeError):
+            ip = rec["body"].strip()[:64] if rec["status"] == 200 else ""
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            out.append(Finding(s, "egress IP", "warn", "", f"IP echo {rec['url']} gave no usable IP ({rec['status'] or rec['exception']})", elapsed_ms=rec["elapsed_ms"]))
+            return out
+        out.append(Finding(s, "egress IP", "pass", "", f"the provider sees you as {addr}", elapsed_ms=rec["elapsed_ms"]))
+        if t.allowlist:
+            inside = any(addr in ipaddress.ip_network(c.strip(), strict=False) for c in t.allowlist)
+            out.append(Finding(s, "allowlist", "pass" if inside else "fail", "" if inside else "ip_not_allowed",
+                               f"{addr} is {'inside' if inside else 'outside'} the expected allowlist {', '.join(t.allowlist)}",
+                               "" if inside else fix("ip_not_allowed")))
+    else:
+        out.append(Finding(s, "egress IP", "skip", "", "no IP-echo URL given (--ip-echo-url); the allowlist was not compared"))
+    return out
+
+
+# TLS: who signed the certificate the target presented ------------------------------------------
+# Public CAs the providers and common gateways use; an issuer outside them is worth a look.
+_PUBLIC_CA = re.compile(
+    r"google trust services|\bgts\b|let'?s encrypt|\bisrg\b|digicert|microsoft|sectigo|comodo|usertrust|globalsign|amazon|"
+    r"cloudflare|entrust|go ?daddy|starfield|identrust|baltimore|certainly|ssl\.com|zerossl|buypass|actalis|quovadis|certum|harica",
+    re.IGNORECASE)
+# Products that re-sign TLS for inspection, and words private inspection CAs tend to carry.
+_INTERCEPTOR = re.compile(
+    r"zscaler|netskope|fortinet|fortigate|palo ?alto|blue ?coat|symantec web|skyhigh|mcafee|forcepoint|websense|sophos|umbrella|"
+    r"check ?point|barracuda|kaspersky|avast|eset|bitdefender|mitmproxy|charles proxy|fiddler|burp|corporate|proxy|inspection|"
+    r"firewall|untrusted",
+    re.IGNORECASE)
+_NAME_OIDS = {b"\x55\x04\x03": "CN", b"\x55\x04\x0a": "O", b"\x55\x04\x0b": "OU"}
+
+
+def _der_items(der: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(tag, start, stop) of each DER element between pos and end."""
+    while pos < end:
+        tag, length = der[pos], der[pos + 1]
+        pos += 2
+        if length & 0x80:
+            n = length & 0x7F
+            length = int.from_bytes(der[pos : pos + n], "big")
+            pos += n
+        if pos + length > end:
+            raise ValueError("truncated DER")
+        yield tag, pos, pos + length
+        pos += length
+
+
+def _der_name(der: bytes, start: int, stop: int) -> str:
+    parts = []
+    for _, set_start, set_stop in _der_items(der, start, stop):  # RelativeDistinguishedName (SET)
+        for _, atv_start, atv_stop in _der_items(der, set_start, set_stop):  # AttributeTypeAndValue
+            (_, oid_start, oid_stop), (vtag, v_start, v_stop) = list(_der_items(der, atv_start, atv_stop))[:2]
+            label = _NAME_OIDS.get(der[oid_start:oid_stop])
+            if label:
+                raw = der[v_start:v_stop]
+                parts.append(f"{label}={raw.decode('utf-16-be' if vtag == 0x1E else 'utf-8', 'replace')}")
+    return ", ".join(parts) or "(no CN/O)"
+
+
+def cert_issuer_subject(der: bytes) -> tuple[str, str]:
+    """Issuer and subject ('CN=…, O=…') of a DER certificate; stdlib only, nothing is verified here. ValueError if unreadable."""
+    try:
+        _, start, stop = next(_der_items(der, 0, len(der)))  # Certificate
+        _, start, stop = next(_der_items(der, start, stop))  # TBSCertificate
+        fields = list(_der_items(der, start, stop))
+        if fields and fields[0][0] == 0xA0:  # [0] version
+            fields = fields[1:]
+        # serialNumber, signature, issuer, validity, subject
+        return _der_name(der, *fields[2][1:]), _der_name(der, *fields[4][1:])
+    except (IndexError, StopIteration, ValueError) as err:
+        raise ValueError(f"unreadable certificate ({type(err).__name__})") from None
+
+
+def issuer_finding(issuer: str, subject: str, verified: bool, provider: str, verify_error: str = "") -> Finding:
+    """Judge the certificate issuer the target presented (step 2)."""
+    s, check = "network", "certificate issuer"
+    self_signed = issuer == subject
+    vendor = _INTERCEPTOR.search(issuer)
+    public = _PUBLIC_CA.search(issuer)
+    if not verified:
+        what = "self-signed" if self_signed else f"an inspection product ({vendor.group(0)})" if vendor else "not a CA your client trusts"
+        return Finding(s, check, "fail", "tls_interception",
+                       f"issuer {issuer!r} is {what}, not a public CA the provider uses; verification failed: {verify_error}",
+                       fix("tls_interception"))
+    if vendor and not public:
+        return Finding(s, check, "warn", "tls_interception",
+                       f"issuer {issuer!r} names a TLS-inspection product ({vendor.group(0)}): traffic is re-signed. This trust store "
+                       "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", fix("tls_interception"))
+    if public:
+        return Finding(s, check, "pass", "", f"issuer {issuer!r} is a public CA")
+    if provider in ("openai", "azure"):
+        return Finding(s, check, "warn", "", f"issuer {issuer!r} is not a CA {provider} is known to use; a private root in your "
+                       "trust store may be re-signing the traffic")
+    return Finding(s, check, "pass", "", f"issuer {issuer!r} (verified)")
+
+
+def _proxy_for(url: SplitResult) -> SplitResult | None:
+    """The proxy httpx would use for ``url`` (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, minus NO_PROXY), if any."""
+    proxies = urllib.request.getproxies_environment()
+    host = (url.hostname or "").lower()
+    bypass = [e.strip().lower().lstrip(".") for e in proxies.get("no", "").split(",") if e.strip()]
+    if "*" in bypass or any(host == e or host.endswith("." + e) for e in bypass):
+        return None
+    if not (proxies.get(url.scheme) or proxies.get("all")):
+        return None
+    return urlsplit(proxies.get(url.scheme) or proxies["all"])
+
+
+async def _open(host: str, port: int, proxy: SplitResult | None, timeout: float
+                ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    if proxy is None:
+        return await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    return await asyncio.wait_for(asyncio.open_connection(proxy.hostname, proxy.port or 80), timeout)
+
+
+async def _tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int, proxy: SplitResult,
+                  timeout: float) -> tuple[int | None, dict[str, str], str]:
+    """Ask an http proxy for a CONNECT tunnel; (status, headers, status line). Its own credentials go to it only."""
+    lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
+    if proxy.username:
+        user_pass = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+        lines.append(f"Proxy-Authorization: Basic {base64.b64encode(user_pass).decode()}")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await asyncio.wait_for(writer.drain(), timeout)
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)).decode("latin-1")
+    first, *rest = head.strip().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in rest)}
+    words = first.split()
+    status = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+    return status, headers, first
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):  # ssl.SSLError is an OSError
+        await asyncio.wait_for(writer.wait_closed(), 1)
+
+
+async def _peer_cert_unverified(host: str, port: int, proxy: SplitResult | None, timeout: float) -> bytes:
+    """Handshake WITHOUT verification only to read the certificate's issuer; nothing is sent over it, least of all the key."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    reader, writer = await _open(host, port, proxy, timeout)
+    try:
+        if proxy is not None and (await _tunnel(reader, writer, host, port, proxy, timeout))[0] != 200:
+            return b""
+        await asyncio.wait_for(writer.start_tls(ctx, server_hostname=host), timeout)
+        obj = writer.get_extra_info("ssl_object")
+        return (obj.getpeercert(binary_form=True) if obj else None) or b""
+    finally:
+        await _close(writer)
+
+
+async def connection_checks(t: Target) -> list[Finding]:
+    """TCP connect and TLS handshake timing to the target's origin, and who issued its certificate (step 2)."""
+    s = "network"
+    url = urlsplit(t.base_url)
+    host = url.hostname or ""
+    https = url.scheme == "https"
+    port = url.port or (443 if https else 80)
+    if not https and host not in LOOPBACK:
+        return [Finding(s, "TCP connect", "skip", "", f"plain http to {host}: not contacted (the key must not travel over http)")]
+    proxy = _proxy_for(url)
+    if proxy is not None and proxy.scheme != "http":
+        return [Finding(s, "TCP connect", "skip", "", f"proxy {redact(proxy.geturl())} is not an http:// proxy; connection not measured")]
+    via = f" via proxy {proxy.hostname}:{proxy.port or 80}" if proxy else ""
+    started = time.perf_counter()
+    try:
+        reader, writer = await _open(host, port, proxy, t.timeout)
+    except (OSError, TimeoutError) as err:
+        return [Finding(s, "TCP connect", "fail", "network_error", f"TCP connect to {host}:{port}{via} failed: {type(err).__name__}: {err}",
+                        fix("network_error"), elapsed_ms=ms(started))]
+    out = [Finding(s, "TCP connect", "pass", "", f"connected to {host}:{port}{via} in {ms(started)} ms", elapsed_ms=ms(started))]
+    try:
+        if proxy is not None:
+            tunnel_started = time.perf_counter()
+            status, headers, line = await _tunnel(reader, writer, host, port, proxy, t.timeout)
+            if status != 200:
+                d = classify(status, headers, "")
+                cause = d.cause if d.cause not in ("unknown", "ok") else "proxy_block"
+                out.append(Finding(s, "proxy tunnel", "fail", cause, f"CONNECT {host}:{port} -> {line!r}; {d.evidence}", fix(cause),
+                                   elapsed_ms=ms(tunnel_started)))
+                return out
+            out.append(Finding(s, "proxy tunnel", "pass", "", f"proxy opened a tunnel to {host}:{port}", elapsed_ms=ms(tunnel_started)))
+        if not https:
+            out.append(Finding(s, "TLS handshake", "skip", "", "plain http (loopback): no TLS"))
+            return out
+        tls_started = time.perf_counter()
+        try:
+            await asyncio.wait_for(writer.start_tls(httpx.create_ssl_context(), server_hostname=host), t.timeout)
+        except ssl.SSLCertVerificationError as err:
+            reason = err.verify_message or str(err)
+            out.append(Finding(s, "TLS handshake", "fail", "tls_interception", f"certificate verification failed: {reason}",
+                               fix("tls_interception"), elapsed_ms=ms(tls_started)))
+            try:
+                der = await _peer_cert_unverified(host, port, proxy, t.timeout)
+                issuer, subject = cert_issuer_subject(der)
+                out.append(issuer_finding(issuer, subject, False, t.provider, reason))
+            except (OSError, TimeoutError, ValueError) as err2:
+                out.append(Finding(s, "certificate issuer", "warn", "tls_interception",
+                                   f"verification failed ({reason}) and the certificate could not be read: {type(err2).__name__}"))
+            return out
+        except (OSError, TimeoutError) as err:  # ssl.SSLError is an OSError
+            text = f"{type(err).__name__}: {err}"
+            d = classify(None, {}, "", text)
+            cause = d.cause if d.cause != "unknown" else "network_error"
+            out.append(Finding(s, "TLS handshake", "fail", cause, f"TLS handshake with {host}:{port} failed: {text}", fix(cause),
+                               elapsed_ms=ms(tls_started)))
+            return out
+        obj = writer.get_extra_info("ssl_object")
+        version = obj.version() if obj else "?"
+        out.append(Finding(s, "TLS handshake", "pass", "", f"{version} with {host}, certificate verified, in {ms(tls_started)} ms",
+                           elapsed_ms=ms(tls_started)))
+        der = (obj.getpeercert(binary_form=True) if obj else None) or b""
+        try:
+            issuer, subject = cert_issuer_subject(der)
+            out.append(issuer_finding(issuer, subject, True, t.provider))
+        except ValueError:
+            out.append(Finding(s, "certificate issuer", "warn", "", "the certificate could not be read"))
+        return out
+    finally:
+        await _close(writer)
