@@ -52,6 +52,13 @@ def test_real_response(case: dict) -> None:
         (None, {}, "", "ssl.SSLCertVerificationError: self-signed certificate in certificate chain", "tls_interception"),
         (503, {}, '{"error":{"message":"The engine is currently overloaded, please try again later","type":"server_error"}}', None, "server_error"),
         (200, {}, '{"object":"list","data":[{"id":"omni-moderation-latest"}]}', None, "ok"),
+        # Azure OpenAI shapes the lab plays on deployment paths
+        (401, {}, '{"error":{"code":"401","message":"Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."}}', None, "missing_api_key"),
+        (401, {}, '{"statusCode":401,"message":"Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired."}', None, "invalid_api_key"),
+        (401, {}, '{"statusCode":401,"message":"Access token is missing"}', None, "missing_api_key"),
+        (404, {}, '{"error":{"code":"404","message":"Resource not found"}}', None, "wrong_endpoint"),
+        (401, {}, '{"error":{"code":"PermissionDenied","message":"The principal `x` lacks the required data action `Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action`."}}', None, "missing_scope"),
+        (403, {"policy-id": "ThrowExceptionDueToTrafficDenied"}, '{"error":{"code":"403","message":"Access denied due to Virtual Network/Firewall rules."}}', None, "ip_not_allowed"),
     ],
 )
 def test_generalises(status, headers, body, exception, expected) -> None:  # type: ignore[no-untyped-def]
