@@ -113,6 +113,24 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     return 0 if all(r[2] == "yes" for r in rows) else 1
 
 
+def _cmd_export(a: argparse.Namespace) -> int:
+    """Write the runbook or the FAQ as one self-contained HTML page and print its path."""
+    from .export import ExportError, export_faq, export_runbook
+
+    if a.document == "faq":
+        if a.report or a.notebook:
+            raise InputError("--report and --notebook apply to 'export runbook' only")
+        path = export_faq(a.out)
+    else:
+        try:
+            path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario)
+        except ExportError as err:
+            print(f"why403: {err}", file=sys.stderr)
+            return 1
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -144,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     lab.set_defaults(func=_cmd_lab)
     demo = sub.add_parser("demo", help="start the lab and diagnose every scenario")
     demo.set_defaults(func=_cmd_demo)
+    ex = sub.add_parser("export", help="write the runbook or the FAQ as one self-contained HTML page (opens offline)")
+    ex.add_argument("document", choices=["runbook", "faq"])
+    ex.add_argument("--out", required=True, help="directory to write runbook.html or faq.html into")
+    ex.add_argument("--report", help="runbook: replay this report.json (why403 diagnose --out) instead of running the lab")
+    ex.add_argument("--scenario", default="edge_block", help="runbook: lab scenario to run the runbook against (default edge_block)")
+    ex.add_argument("--notebook", help="runbook: the runbook notebook (default notebooks/02_runbook.ipynb)")
+    ex.set_defaults(func=_cmd_export)
     faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
     faq.set_defaults(func=lambda a: print("\n\n".join(f"Q: {f.q}\nA: {f.a}" for f in knowledge.load().faq)) or 0)
     return p

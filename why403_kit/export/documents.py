@@ -1,0 +1,189 @@
+"""The two published documents: the runbook (executed ``02_runbook.ipynb``) and the FAQ (from the knowledge base).
+
+Called by ``why403 export`` and by the panel's export button; both return the path of one self-contained page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+
+from .. import knowledge
+from ..diagram import RESPONDERS, SYMPTOMS, typical_symptom
+from ..errors import InputError, Why403Error
+from ..lab import SCENARIOS
+from ..model import Report
+from .exporter import Why403Exporter
+from .scrub import NBF, REPORT_MIME
+
+RUNBOOK = "02_runbook.ipynb"
+# The last cell export_runbook appends: hands the notebook's report to the exporter (then removed by tag).
+_HANDOVER = "from why403_kit.export import emit_report as _why403_emit_report\n_why403_emit_report(globals())"
+
+
+class ExportError(Why403Error):
+    """The runbook notebook could not be executed (kernel died, timed out)."""
+
+
+def emit_report(namespace: Mapping[str, Any]) -> None:
+    """Display the notebook's Report as ``REPORT_MIME`` so the exporter can draw its verdict and diagram."""
+    from IPython import display as ipd
+
+    found = namespace.get("report")
+    if not isinstance(found, Report):
+        holders = [v for v in namespace.values() if isinstance(v, Report) or isinstance(getattr(v, "report", None), Report)]
+        found = next((v if isinstance(v, Report) else v.report for v in reversed(holders)), None)
+    if isinstance(found, Report):
+        show: Any = ipd.display
+        show({REPORT_MIME: found.to_dict()}, raw=True)
+
+
+def default_notebook(name: str = RUNBOOK) -> Path:
+    """Where the shipped notebook is: the source checkout's ``notebooks/``, else ``./notebooks``."""
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+        candidate = base / "notebooks" / name
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"cannot find notebooks/{name}; pass --notebook PATH")
+
+
+def load_report(report: Report | Mapping[str, Any] | str | Path) -> Report:
+    """A Report from an object, a report.json dict or a path to report.json (bad input raises InputError)."""
+    if isinstance(report, Report):
+        return report
+    if isinstance(report, Mapping):
+        data: Any = dict(report)
+    else:
+        try:
+            data = json.loads(Path(report).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise InputError(f"cannot read report {report}: {err.strerror}") from None
+        except ValueError as err:
+            raise InputError(f"report {report} is not JSON: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("verdict"), dict) or not isinstance(data.get("findings"), list):
+        raise InputError("not a why403 report: expected the report.json written by 'why403 diagnose --out'")
+    return Report.from_dict(data)
+
+
+def _inject(nb: NotebookNode, params: Mapping[str, Any]) -> None:
+    """Papermill-style parameter injection (a cell tagged injected-parameters after the parameters cell)."""
+    source = "# Parameters injected by why403 export\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    cell = NBF.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    at = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), 0)
+    nb.cells.insert(at, cell)
+
+
+def execute_notebook(path: Path, params: Mapping[str, Any], *, timeout: int = 180, kernel_name: str = "") -> NotebookNode:
+    """Run a notebook headless with parameters; widget state is not stored (and is scrubbed anyway)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    nb: NotebookNode = NBF.read(path, as_version=4)
+    _inject(nb, params)
+    nb.cells.append(NBF.v4.new_code_cell(_HANDOVER, metadata={"tags": ["why403-report", "remove-cell"]}))
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name=name, store_widget_state=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        raise InputError(f"{path.name} failed: {err.ename}: {err.evalue}") from None
+    except (DeadKernelError, TimeoutError, RuntimeError) as err:
+        raise ExportError(f"{path.name} could not be executed: {type(err).__name__}: {err}") from None
+    return nb
+
+
+def _exporter() -> Why403Exporter:
+    make: Any = Why403Exporter  # traitlets' HasTraits.__init__ is untyped
+    exporter: Why403Exporter = make()
+    return exporter
+
+
+def _write(out_dir: str | Path, filename: str, page: str) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / filename
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str | Path | None = None,
+                   notebook: str | Path | None = None, *, scenario: str = "edge_block",
+                   parameters: Mapping[str, Any] | None = None, timeout: int = 180, kernel_name: str = "",
+                   filename: str = "runbook.html") -> Path:
+    """Execute the runbook notebook (against a lab scenario, or replaying ``report``) and export it; return the page."""
+    nb_path = Path(notebook) if notebook else default_notebook()
+    if not nb_path.is_file():
+        raise InputError(f"notebook {nb_path} not found")
+    if scenario not in SCENARIOS:
+        raise InputError(f"unknown lab scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    rep = load_report(report) if report is not None else None
+    params: dict[str, Any] = {"use_lab": True, "lab_scenario": scenario}
+    resources: dict[str, Any] = {"metadata": {"name": "runbook", "path": str(nb_path.parent)}, "why403_kind": "runbook"}
+    with tempfile.TemporaryDirectory(prefix="why403-export-") as tmp:
+        if rep is not None:
+            saved = Path(tmp) / "report.json"
+            saved.write_text(json.dumps(rep.to_dict()), encoding="utf-8")
+            params["report_path"] = str(saved)
+            resources["why403_report"] = rep.to_dict()
+        params.update(parameters or {})
+        nb = execute_notebook(nb_path, params, timeout=timeout, kernel_name=kernel_name)
+    page, _ = _exporter().from_notebook_node(nb, resources)
+    return _write(out_dir, filename, page)
+
+
+def _md(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def faq_notebook() -> NotebookNode:
+    """The FAQ as a notebook of markdown cells, grouped by the symptom people see, built from the knowledge base."""
+    kb = knowledge.load()
+    responders = dict(RESPONDERS)
+    cells = [NBF.v4.new_markdown_cell(
+        "# why403-kit FAQ: 401, 403 and 429 from OpenAI, Azure OpenAI and gateways\n\n"
+        "Answers from the kit's knowledge base, the same one the classifier, the CLI and the runbook use. "
+        "Grouped by the symptom you see first; each answer lists the causes it concerns and their fixes.")]
+    groups: dict[str, list[knowledge.FaqEntry]] = {}
+    for entry in kb.faq:
+        first = next((c for c in entry.causes if c in kb.causes), "unknown")
+        groups.setdefault(typical_symptom(first), []).append(entry)
+    for key, label in SYMPTOMS:
+        for n, entry in enumerate(groups.get(key, [])):
+            items = []
+            for cid in entry.causes:
+                c = kb.cause(cid)
+                items.append(f"<li><b>{_md(c.title)}</b> (<code>{_md(c.id)}</code>, answered by {_md(responders.get(c.responder, c.responder))})"
+                             f"<br>Fix: {_md(c.fix)} <span class=\"why403-muted\">Retry: {_md(c.retry)}</span></li>")
+            head = f"## {label}\n\n" if n == 0 else ""
+            cells.append(NBF.v4.new_markdown_cell(
+                f"{head}### {entry.q}\n\n<p class=\"why403-faq-answer\">{_md(entry.a)}</p>\n\n"
+                f"<ul class=\"why403-faq-causes\">{''.join(items)}</ul>\n"))
+    rows = "".join(
+        f"<tr><td><code>{_md(c.id)}</code></td><td>{_md(c.title)}</td><td>{_md(dict(SYMPTOMS)[typical_symptom(c.id)])}</td>"
+        f"<td>{_md(responders.get(c.responder, c.responder))}</td><td>{_md(c.fix)}</td></tr>"
+        for c in kb.causes.values())
+    cells.append(NBF.v4.new_markdown_cell(
+        "## Every cause at a glance\n\n<table class=\"why403-table\"><thead><tr><th>cause</th><th>what it means</th>"
+        f"<th>usual symptom</th><th>who answered</th><th>fix</th></tr></thead><tbody>{rows}</tbody></table>\n"))
+    nb: NotebookNode = NBF.v4.new_notebook(cells=cells)
+    nb.metadata["title"] = "why403-kit FAQ"
+    return nb
+
+
+def export_faq(out_dir: str | Path, *, filename: str = "faq.html") -> Path:
+    """Export the FAQ (no kernel needed) and return the page."""
+    page, _ = _exporter().from_notebook_node(faq_notebook(), {"metadata": {"name": "faq"}, "why403_kind": "faq"})
+    return _write(out_dir, filename, page)
+
+
+__all__ = ["ExportError", "default_notebook", "emit_report", "execute_notebook", "export_faq", "export_runbook",
+           "faq_notebook", "load_report"]

@@ -1,0 +1,302 @@
+"""The ``why403`` nbconvert exporter: the lab template made self-contained, scrubbed and readable offline.
+
+Registered under the ``nbconvert.exporters`` entry point, so ``jupyter nbconvert --to why403 NOTEBOOK`` works
+as well as ``why403 export``. Compared with ``--to html`` it: loads nothing from any CDN (no require.js,
+MathJax, mermaid or widget manager), never writes widget state, hides code by tags, adds a table of contents,
+phone and print CSS, puts the verdict and the decision-path diagram first when it knows the diagnosis, and
+redacts every text twice (per cell before rendering, then the whole page).
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bs4 import BeautifulSoup, Tag
+from nbconvert.exporters import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+from traitlets import List, Unicode, default
+from traitlets.config import Config
+
+from .. import knowledge
+from ..diagram import decision_path_svg
+from .scrub import DEFAULT_SECRET_ENV, NBF, ScrubPreprocessor, safe_redact, scrub_notebook, secret_values
+
+TEMPLATES = Path(__file__).parent / "templates"
+DIAGRAM_MARK = 'data-why403="decision-path"'
+VERDICT_MARK = "why403-verdict-box"
+KIND_LABELS = {"runbook": "Runbook", "faq": "FAQ", "notebook": "Notebook"}
+REMOVE_CELL_TAGS = ["remove-cell", "parameters", "injected-parameters", "why403-report"]
+REMOVE_INPUT_TAGS = ["remove-input", "hide-input"]
+REMOVE_OUTPUT_TAGS = ["remove-output", "hide-output"]
+_CSS_URL = re.compile(r"url\(\s*(['\"]?)(?!data:|#)[^)]*\)", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
+_FETCHING = ("img", "image", "source", "video", "audio", "iframe", "embed", "object", "track", "input", "use", "feimage")
+
+
+def _local(url: str) -> bool:
+    """True for references that need no fetch: inline data and in-page anchors."""
+    u = url.strip().lower()
+    return not u or u.startswith(("data:", "#"))
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def verdict_box_html(report: dict[str, Any]) -> str:
+    """The verdict box the exporter puts first when a notebook shows none of its own."""
+    v = report.get("verdict") or {}
+    cause = str(v.get("cause", "unknown"))
+    title = str(v.get("title") or knowledge.load().cause(cause).title)
+    conf = float(v.get("confidence") or 0.0)
+    return (
+        f'<div class="{VERDICT_MARK} why403-verdict-generated{" ok" if cause == "ok" else ""}">'
+        f"<h2>Verdict: {_esc(title)}</h2>"
+        f'<p><b>Cause:</b> <code>{_esc(cause)}</code> <span class="why403-muted">(confidence {conf:.0%})</span></p>'
+        f"<p>{_esc(v.get('summary', ''))}</p><p><b>Fix:</b> {_esc(v.get('fix', ''))}</p></div>"
+    )
+
+
+def diagram_html(report: dict[str, Any]) -> str:
+    """The decision-path SVG with a caption, as one HTML block."""
+    return (f'<figure class="why403-figure">{decision_path_svg(report)}'
+            "<figcaption>Decision path: symptom, who answered, cause. The highlighted path is what this diagnosis found."
+            "</figcaption></figure>")
+
+
+def findings_sections_html(report: dict[str, Any]) -> str:
+    """Findings grouped by step (title, what the step checks, then each check's evidence) as static tables."""
+    findings = [f for f in report.get("findings") or [] if isinstance(f, dict)]
+    parts = ["<h2>Findings</h2>"]
+    for step in knowledge.load().steps:
+        rows = [f for f in findings if f.get("step") == step.id]
+        parts.append(f"<h3>{_esc(step.title)}</h3><p>{_esc(step.explains)}</p>")
+        if not rows:
+            parts.append('<p class="why403-muted">No checks recorded for this step.</p>')
+            continue
+        body = "".join(
+            f"<tr><td>{_esc(f.get('check', ''))}</td><td class=\"why403-status-{_esc(f.get('status', ''))}\">{_esc(f.get('status', ''))}</td>"
+            f"<td><code>{_esc(f.get('cause', ''))}</code></td><td>{_esc(f.get('evidence', ''))}</td><td>{_esc(f.get('request_id', ''))}</td></tr>"
+            for f in rows
+        )
+        parts.append('<table class="why403-table"><thead><tr><th>check</th><th>status</th><th>cause</th><th>evidence</th>'
+                     f"<th>request id</th></tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
+
+
+def _outputs_html(cell: NotebookNode) -> str:
+    texts = []
+    for out in cell.get("outputs", []):
+        for value in (out.get("data") or {}).values():
+            if isinstance(value, str):
+                texts.append(value)
+    return "\n".join(texts)
+
+
+def _html_cell(content: str) -> NotebookNode:
+    cell: NotebookNode = NBF.v4.new_code_cell(source="", metadata={"tags": ["remove-input"], "transient": {"remove_source": True}})
+    cell.outputs = [NBF.v4.new_output("display_data", data={"text/html": content})]
+    return cell
+
+
+class ReportPreprocessor(Preprocessor):
+    """Puts the diagnosis first: verdict box, decision-path diagram and findings, each only if the notebook lacks it."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        report = resources.get("why403_report")
+        if not isinstance(report, dict) or not report.get("verdict"):
+            return nb, resources
+        outputs = [_outputs_html(c) for c in nb.cells]
+        everything = "\n".join(outputs)
+        extra = []
+        if DIAGRAM_MARK not in everything:
+            extra.append(diagram_html(report))
+        if "why403-table" not in everything and not ("<table" in everything and "evidence" in everything.lower()):
+            extra.append(findings_sections_html(report))
+        at = next((i for i, text in enumerate(outputs) if VERDICT_MARK in text), -1)
+        if at >= 0:
+            if extra:
+                nb.cells.insert(at + 1, _html_cell("".join(extra)))
+        else:  # no verdict of its own: ours goes right after the title cell
+            first = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("# ") else 0
+            nb.cells.insert(first, _html_cell(verdict_box_html(report) + "".join(extra)))
+        return nb, resources
+
+
+def _title_of(nb: NotebookNode) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in str(cell.source).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "section"
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    taken.add(slug)
+    return slug
+
+
+def _make_self_contained(soup: BeautifulSoup) -> None:
+    """Remove everything that would fetch: scripts, stylesheet links, external images/frames, CSS url() and @import."""
+    for tag in soup.find_all(["script", "base"]):
+        tag.decompose()
+    for tag in soup.find_all("link"):
+        if not _local(str(tag.get("href", ""))):
+            tag.decompose()
+    for tag in soup.find_all(_FETCHING):
+        if not isinstance(tag, Tag) or tag.decomposed:
+            continue
+        refs = [str(tag.get(a, "")) for a in ("src", "href", "xlink:href", "data", "poster")]
+        if tag.get("srcset"):
+            del tag["srcset"]
+        external = [r for r in refs if not _local(r)]
+        if not external:
+            continue
+        if tag.name == "img":
+            note = soup.new_tag("span", attrs={"class": "why403-muted"})
+            note.string = f"[image not embedded: {tag.get('alt') or external[0]}]"
+            tag.replace_with(note)
+        else:
+            tag.decompose()
+    for tag in soup.find_all(style=True):
+        tag["style"] = _CSS_IMPORT.sub("", _CSS_URL.sub("none", str(tag["style"])))
+    for tag in soup.find_all("style"):
+        if tag.string and (_CSS_URL.search(tag.string) or _CSS_IMPORT.search(tag.string)):
+            tag.string = _CSS_IMPORT.sub("", _CSS_URL.sub("none", tag.string))
+
+
+def _wrap_tables(soup: BeautifulSoup) -> None:
+    """Every table scrolls sideways inside its own box, so a phone never scrolls the whole page."""
+    for table in soup.find_all("table"):
+        parent = table.parent
+        if isinstance(parent, Tag) and "why403-scroll" in (parent.get("class") or []):
+            continue
+        wrapper = soup.new_tag("div", attrs={"class": "why403-scroll"})
+        table.wrap(wrapper)
+
+
+def _fill_toc(soup: BeautifulSoup) -> None:
+    """A table of contents from the h2/h3 headings (h1 is the page title), with ids added where missing."""
+    nav = soup.find(id="why403-toc")
+    main = soup.find("main")
+    if not isinstance(nav, Tag) or not isinstance(main, Tag):
+        return
+    taken = {str(t["id"]) for t in soup.find_all(id=True)}
+    entries: list[tuple[int, str, str]] = []
+    for h in main.find_all(["h2", "h3"]):
+        if h.find_parent(["nav", "svg", "figure"]) is not None:
+            continue
+        text = h.get_text(" ", strip=True).replace("¶", "").strip()
+        if not text:
+            continue
+        if not h.get("id"):
+            h["id"] = _slug(text, taken)
+        entries.append((2 if h.name == "h2" else 3, str(h["id"]), text))
+    if not entries:
+        nav.decompose()
+        return
+    parts = ['<p class="why403-toc-title">Contents</p><ul>']
+    open_sub = False
+    for i, (level, anchor, text) in enumerate(entries):
+        if level == 3 and i and not open_sub:
+            parts[-1] = parts[-1].removesuffix("</li>")
+            parts.append("<ul>")
+            open_sub = True
+        elif level == 2 and open_sub:
+            parts.append("</ul></li>")
+            open_sub = False
+        parts.append(f'<li><a href="#{_esc(anchor)}">{_esc(text)}</a></li>')
+    if open_sub:
+        parts.append("</ul></li>")
+    parts.append("</ul>")
+    nav.append(BeautifulSoup("".join(parts), "html.parser"))
+    # Below the page title (the h1 and its cell), not above it.
+    h1 = main.find("h1")
+    if isinstance(h1, Tag):
+        cell = h1.find_parent(class_="jp-Cell")
+        (cell if isinstance(cell, Tag) else h1).insert_after(nav.extract())
+
+
+class Why403Exporter(HTMLExporter):
+    """HTML that opens offline, shows prose and results (not code), and never holds a secret."""
+
+    export_from_notebook = "why403 offline HTML"
+    secret_env = List(Unicode(), default_value=list(DEFAULT_SECRET_ENV),
+                      help="environment variables whose exact values are masked in the page").tag(config=True)
+
+    @default("template_name")
+    def _template_name_default(self) -> str:
+        return "why403"
+
+    @default("extra_template_basedirs")
+    def _default_extra_template_basedirs(self) -> list[str]:
+        return [str(TEMPLATES)]
+
+    @default("exclude_input_prompt")
+    def _default_exclude_input_prompt(self) -> bool:
+        return True
+
+    @default("exclude_output_prompt")
+    def _default_exclude_output_prompt(self) -> bool:
+        return True
+
+    @default("embed_images")
+    def _default_embed_images(self) -> bool:
+        return True
+
+    @property
+    def default_config(self) -> Config:
+        c = Config({"TagRemovePreprocessor": {
+            "enabled": True,
+            "remove_cell_tags": REMOVE_CELL_TAGS,
+            "remove_input_tags": REMOVE_INPUT_TAGS,
+            "remove_all_outputs_tags": REMOVE_OUTPUT_TAGS,
+        }})
+        base: Config = super().default_config.copy()
+        base.merge(c)
+        return base
+
+    def _init_preprocessors(self) -> None:
+        super()._init_preprocessors()  # type: ignore[no-untyped-call]
+        # Last, after any --execute: scrub again, then lay out the diagnosis. Not switchable by configuration.
+        register: Any = self.register_preprocessor
+        new_scrub: Any = ScrubPreprocessor
+        new_layout: Any = ReportPreprocessor
+        register(new_scrub(parent=self, secret_env=self.secret_env), enabled=True)
+        register(new_layout(parent=self), enabled=True)
+
+    def from_notebook_node(self, nb: NotebookNode, resources: dict[str, Any] | None = None,  # type: ignore[override]
+                           **kw: Any) -> tuple[str, dict[str, Any]]:
+        secrets = secret_values(self.secret_env)
+        nb, report = scrub_notebook(copy.deepcopy(nb), secrets)
+        res: dict[str, Any] = dict(resources or {})
+        if report is not None and not res.get("why403_report"):
+            res["why403_report"] = report
+        kind = str(res.get("why403_kind") or "notebook")
+        res["why403_kind"] = kind
+        res.setdefault("why403_kind_label", KIND_LABELS.get(kind, kind))
+        res.setdefault("why403_stamp", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        if not nb.metadata.get("title"):
+            title = _title_of(nb)
+            if title:
+                nb.metadata["title"] = title
+        page, out_resources = super().from_notebook_node(nb, res, **kw)
+        soup = BeautifulSoup(page, "html.parser")
+        _make_self_contained(soup)
+        _wrap_tables(soup)
+        _fill_toc(soup)
+        return safe_redact(str(soup), secrets), out_resources
+
+
+__all__ = ["ReportPreprocessor", "Why403Exporter", "diagram_html", "findings_sections_html", "verdict_box_html"]
