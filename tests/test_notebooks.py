@@ -116,8 +116,8 @@ def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Pat
     assert_no_canary(out)
 
     # Replay: a report saved by `why403 diagnose --out` renders without probing anything.
-    from why403_kit.ui import Runbook, target_for
     from why403_kit.diagnose import STEPS
+    from why403_kit.ui import Runbook, target_for
 
     rb = Runbook(target_for(use_lab=True, lab_scenario="ip_not_allowed"))
     for step in STEPS:

@@ -9,8 +9,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 from importlib.resources import files
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ knowledge base) and renders it. Importing this package needs the ``jupyter`` ext
 
 from __future__ import annotations
 
-from .panel import Panel, shared_lab
-from .runbook import Runbook, target_for
+from .panel import Panel
+from .runbook import Runbook, shared_lab, target_for
 from .tables import findings_html, findings_styler, verdict_html
 
 __all__ = ["Panel", "Runbook", "findings_html", "findings_styler", "shared_lab", "target_for", "verdict_html"]
