@@ -1,7 +1,8 @@
 """How many sequential round trips a full diagnosis costs, against a sequential checklist, in one run.
 
 round trips = (time with 200 ms injected latency - time with none) / 200 ms.
-The baseline is a sequential checklist making the same requests one after another.
+The baseline is a sequential checklist making the same requests one after another
+(models, IP echo, model retrieve, moderations, and the two invalid-body scope probes).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ LATENCY_MS = 200
 
 def _kit(lab: Lab) -> tuple[float, int, int]:
     before = lab.request_count
-    posts_before = len([m for m, _ in lab.requests if m == "POST"])
+    billable_before = len(lab.billable)
     t0 = time.perf_counter()
     diagnose(Target(base_url=lab.url("healthy"), api_key=Secret("sk-proj-LAB-bench-key-not-real-000000"), ip_echo_url=lab.ip_echo_url))
     elapsed = time.perf_counter() - t0
-    posts = len([m for m, _ in lab.requests if m == "POST"]) - posts_before
-    return elapsed, lab.request_count - before, posts
+    billable = len(lab.billable) - billable_before  # requests the lab answered with inference
+    return elapsed, lab.request_count - before, billable
 
 
 def _sequential(lab: Lab) -> float:
@@ -32,6 +33,9 @@ def _sequential(lab: Lab) -> float:
         c.get(f"{lab.url('healthy')}/models", headers=h)
         c.get(lab.ip_echo_url)
         c.get(f"{lab.url('healthy')}/models/gpt-4o-mini", headers=h)
+        c.post(f"{lab.url('healthy')}/moderations", headers=h, json={"input": "ping"})
+        c.post(f"{lab.url('healthy')}/chat/completions", headers=h, json={"model": "gpt-4o-mini", "messages": []})
+        c.post(f"{lab.url('healthy')}/responses", headers=h, json={"model": "gpt-4o-mini", "input": ""})
     return time.perf_counter() - t0
 
 
@@ -44,7 +48,7 @@ def main() -> None:
     kit_rt = (kit1 - kit0) / (LATENCY_MS / 1000)
     seq_rt = (seq1 - seq0) / (LATENCY_MS / 1000)
     print(f"probes (requests) per diagnosis: {requests}")
-    print(f"token-spending requests without --allow-paid-probe: {posts}")
+    print(f"token-spending requests without --allow-paid-probe: {posts} (counted by the lab)")
     print(f"sequential round trips: kit {kit_rt:.2f}  vs sequential checklist {seq_rt:.2f}  (ratio {kit_rt / seq_rt:.2f}; target <= 2 round trips)")
 
 
