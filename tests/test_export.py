@@ -77,8 +77,10 @@ def faq_page(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab_runbook(tmp_path_factory: pytest.TempPathFactory, key_in_env: None) -> str:
-    return export_runbook(tmp_path_factory.mktemp("runbook"), scenario="edge_block").read_text(encoding="utf-8")
+def lab_runbook(tmp_path_factory: pytest.TempPathFactory, key_in_env: None, lab: Lab) -> str:
+    """The real runbook executed as a user would: the key (the canary) read from $OPENAI_API_KEY and sent to the API."""
+    params = {"use_lab": False, "base_url": lab.url("edge_block")}
+    return export_runbook(tmp_path_factory.mktemp("runbook"), parameters=params).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -227,10 +229,12 @@ def test_lab_runbook_shows_verdict_first_diagram_steps_and_findings(lab_runbook:
     for step in steps:
         assert step.title in text
     # the findings: every check the same diagnosis produces, with its request ids
-    expected = diagnose(Target(base_url=lab.url("edge_block"), api_key=Secret("sk-proj-LAB-x-000000000000"), ip_echo_url=lab.ip_echo_url, timeout=5))
+    expected = diagnose(Target(base_url=lab.url("edge_block"), api_key=Secret("sk-proj-LAB-x-000000000000"), timeout=5))
     for f in expected.findings:
         assert f.check in text
     assert "req_lab" in text
+    assert f"({len(CANARY)} chars)" in text  # the key really was read and used, and only its hint is shown
+    assert_clean(lab_runbook)
     # the diagram, right after the verdict, with the path this diagnosis took highlighted
     svg = soup.find("svg", attrs={"data-why403": "decision-path"})
     assert svg is not None and svg["data-path"] == "403/edge/edge_block"
@@ -273,6 +277,21 @@ def test_report_is_laid_out_when_the_notebook_has_no_verdict_of_its_own(lab: Lab
         assert step.title in text
     for f in report.findings:
         assert f.check in text
+
+
+def test_diagram_follows_the_panel_verdict_box_even_without_a_handed_over_report() -> None:
+    """`jupyter nbconvert --to why403 --execute 02_runbook.ipynb` hands no report over: the verdict box names the cause."""
+    from why403_kit.model import Verdict
+    from why403_kit.ui import verdict_html
+
+    cause = knowledge.load().causes["rate_limited"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Runbook"), nbformat.v4.new_code_cell("box")])
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"text/html": verdict_html(
+        Verdict(cause.id, cause.summary, cause.fix, cause.title, 0.8))})]
+    page, _ = Why403Exporter().from_notebook_node(nb)
+    assert 'data-path="429/provider/rate_limited"' in page
+    assert page.index("why403-verdict-box") < page.index('data-why403="decision-path"')
+    assert "<h2>Findings</h2>" not in page  # nothing to invent: no findings were handed over
 
 
 # --- FAQ ---------------------------------------------------------------------------------------------------------------

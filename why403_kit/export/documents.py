@@ -41,7 +41,7 @@ def emit_report(namespace: Mapping[str, Any]) -> None:
         found = next((v if isinstance(v, Report) else v.report for v in reversed(holders)), None)
     if isinstance(found, Report):
         show: Any = ipd.display
-        show({REPORT_MIME: found.to_dict()}, raw=True)
+        show({REPORT_MIME: found.to_dict(), "text/plain": ""}, raw=True)  # text/plain: other exporters stay quiet
 
 
 def default_notebook(name: str = RUNBOOK) -> Path:

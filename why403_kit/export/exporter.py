@@ -34,6 +34,7 @@ KIND_LABELS = {"runbook": "Runbook", "faq": "FAQ", "notebook": "Notebook"}
 REMOVE_CELL_TAGS = ["remove-cell", "parameters", "injected-parameters", "why403-report"]
 REMOVE_INPUT_TAGS = ["remove-input", "hide-input"]
 REMOVE_OUTPUT_TAGS = ["remove-output", "hide-output"]
+_VERDICT_CAUSE = re.compile(VERDICT_MARK + r".*?<code>([a-z0-9_]+)</code>", re.DOTALL)
 _CSS_URL = re.compile(r"url\(\s*(['\"]?)(?!data:|#)[^)]*\)", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
 _FETCHING = ("img", "image", "source", "video", "audio", "iframe", "embed", "object", "track", "input", "use", "feimage")
@@ -109,15 +110,21 @@ class ReportPreprocessor(Preprocessor):
     """Puts the diagnosis first: verdict box, decision-path diagram and findings, each only if the notebook lacks it."""
 
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        report = resources.get("why403_report")
-        if not isinstance(report, dict) or not report.get("verdict"):
-            return nb, resources
         outputs = [_outputs_html(c) for c in nb.cells]
         everything = "\n".join(outputs)
+        report = resources.get("why403_report")
+        if not isinstance(report, dict) or not report.get("verdict"):
+            # e.g. `jupyter nbconvert --to why403 --execute 02_runbook.ipynb`: no report handed over, but the
+            # panel's verdict box names the cause, which is enough for the diagram.
+            match = _VERDICT_CAUSE.search(everything)
+            if not match or match.group(1) not in knowledge.load().causes:
+                return nb, resources
+            report = {"verdict": {"cause": match.group(1)}}
         extra = []
         if DIAGRAM_MARK not in everything:
             extra.append(diagram_html(report))
-        if "why403-table" not in everything and not ("<table" in everything and "evidence" in everything.lower()):
+        has_findings = "why403-table" in everything or ("<table" in everything and "evidence" in everything.lower())
+        if "findings" in report and not has_findings:
             extra.append(findings_sections_html(report))
         at = next((i for i, text in enumerate(outputs) if VERDICT_MARK in text), -1)
         if at >= 0:
