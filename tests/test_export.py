@@ -294,6 +294,20 @@ def test_diagram_follows_the_panel_verdict_box_even_without_a_handed_over_report
     assert "<h2>Findings</h2>" not in page  # nothing to invent: no findings were handed over
 
 
+def test_a_notebook_diagram_is_inlined_once_not_duplicated() -> None:
+    """`display(SVG(decision_path_svg(report)))` in the notebook: inline SVG (selectable text), no second copy."""
+    from IPython.display import SVG
+
+    from why403_kit.diagram import decision_path_svg
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Runbook"), nbformat.v4.new_code_cell("d")])
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
+        "image/svg+xml": SVG(decision_path_svg("edge_block"))._repr_svg_(), "text/plain": "<SVG>"})]
+    page, _ = Why403Exporter().from_notebook_node(nb, {"why403_report": {"verdict": {"cause": "edge_block"}}})
+    assert page.count('data-why403="decision-path"') == 1
+    assert "data:image/svg+xml" not in page
+
+
 # --- FAQ ---------------------------------------------------------------------------------------------------------------
 
 

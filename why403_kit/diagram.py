@@ -102,6 +102,18 @@ def _path_of(report_or_cause: Any) -> tuple[str, str, str]:
     return symptom or typical_symptom(cause.id), responder, cause.id
 
 
+def decision_path(report_or_cause: Any) -> tuple[str, str, str]:
+    """The (symptom, responder, cause) keys of the path a diagnosis took, as the diagram highlights it."""
+    return _path_of(report_or_cause)
+
+
+def describe_path(report_or_cause: Any) -> str:
+    """The highlighted path in words (captions, print, screen readers, phones)."""
+    symptom, responder, cause_id = _path_of(report_or_cause)
+    title = knowledge.load().cause(cause_id).title
+    return f"{dict(SYMPTOMS)[symptom]} → answered by {dict(RESPONDERS)[responder]} → {cause_id} ({title})"
+
+
 def _node(kind: str, key: str, label: str, tip: str, x: float, y: float, w: float, on: bool, colours: dict[str, str]) -> str:
     c = colours if on else _OFF
     state = "on the diagnosis path" if on else "not taken"
@@ -167,9 +179,7 @@ def decision_path_svg(report_or_cause: Any) -> str:
     nodes += [_node("responder", k, label, f"answered by: {label}", rx, resp_y[k], rw, k == responder, colours) for k, label in RESPONDERS]
     nodes += [_node("cause", c.id, c.id, f"{c.title}. Fix: {c.fix}", cx, cause_y[c.id], cw, c.id == cause_id, colours) for c in causes]
 
-    sym_label = dict(SYMPTOMS)[symptom]
-    resp_label = dict(RESPONDERS)[responder]
-    title = f"Decision path: {sym_label} → answered by {resp_label} → {cause_id} ({kb.cause(cause_id).title})"
+    title = f"Decision path: {describe_path(report_or_cause)}"
     heads = "".join(
         f'<text x="{x}" y="24" font-size="13" font-weight="700" fill="#0f172a">{escape(h)}</text>'
         for x, h in ((sx, "1. Symptom"), (rx, "2. Who answered"), (cx, "3. Cause"))
@@ -188,4 +198,4 @@ def decision_path_svg(report_or_cause: Any) -> str:
     )
 
 
-__all__ = ["RESPONDERS", "SYMPTOMS", "decision_path_svg", "typical_symptom"]
+__all__ = ["RESPONDERS", "SYMPTOMS", "decision_path", "decision_path_svg", "describe_path", "typical_symptom"]

@@ -24,7 +24,7 @@ from traitlets import List, Unicode, default
 from traitlets.config import Config
 
 from .. import knowledge
-from ..diagram import decision_path_svg
+from ..diagram import decision_path_svg, describe_path
 from .scrub import DEFAULT_SECRET_ENV, NBF, ScrubPreprocessor, safe_redact, scrub_notebook, secret_values
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,8 +67,8 @@ def verdict_box_html(report: dict[str, Any]) -> str:
 def diagram_html(report: dict[str, Any]) -> str:
     """The decision-path SVG with a caption, as one HTML block."""
     return (f'<figure class="why403-figure">{decision_path_svg(report)}'
-            "<figcaption>Decision path: symptom, who answered, cause. The highlighted path is what this diagnosis found."
-            "</figcaption></figure>")
+            f"<figcaption><b>This diagnosis:</b> {_esc(describe_path(report))}. The diagram reads left to right: the "
+            "symptom, who answered, the cause; the highlighted path is the one found.</figcaption></figure>")
 
 
 def findings_sections_html(report: dict[str, Any]) -> str:
