@@ -158,6 +158,20 @@ def test_nbconvert_cli_to_why403_is_registered_and_clean(executed_canary: nbform
     assert CANARY not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
+def test_nbconvert_execute_then_export_is_scrubbed_after_execution(key_in_env: None, tmp_path: Path) -> None:
+    """`--execute` stores widget state by default; the scrub runs after execution, so it never reaches the page."""
+    src = tmp_path / "canary.ipynb"
+    nbformat.write(canary_notebook(), src)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    proc = subprocess.run([str(jupyter), "nbconvert", "--to", "why403", "--execute", str(src), "--output-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "canary.html").read_text(encoding="utf-8")
+    assert_clean(page)
+    assert "key is" in visible_text(page)  # it did execute
+
+
 def test_scrub_strips_widgets_and_papermill_metadata(executed_canary: nbformat.NotebookNode) -> None:
     from why403_kit.export import scrub_notebook, secret_values
 
