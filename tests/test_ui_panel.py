@@ -140,3 +140,18 @@ def test_status_lines_show_elapsed_time_while_a_slow_step_runs() -> None:
     running = [s for s in seen if "running…" in s]
     assert any(" 0.0 s" not in s for s in running), running  # the clock advanced while the request was out
     assert "done in" in seen[-1]
+
+
+def test_export_button_writes_an_offline_runbook_with_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)  # the export's kernel inherits it; the page must not
+    panel = Panel(use_lab=True, scenario="model_access_denied", out_dir=tmp_path)
+    assert panel.export_button.disabled
+    click(panel.run_all)
+    panel.wait()
+    click(panel.export_button)
+    panel.wait()
+    page = tmp_path / "runbook.html"
+    assert page.is_file(), panel.message.value
+    text = page.read_text()
+    assert "model_access_denied" in text and CANARY not in text and "<script src" not in text
+    assert "runbook.html" in panel.message.value and not panel.export_button.disabled

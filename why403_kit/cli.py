@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) if rows else len(h) for i, h in enumerate(headers)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(r, widths))) for r in rows]
+    lines += [fmt.format(*(c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(r, widths, strict=True))) for r in rows]
     return "\n".join(lines)
 
 
@@ -42,7 +43,11 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
     pasted = ""
     if a.request_file:
         try:
-            pasted = sys.stdin.read(1 << 20) if a.request_file == "-" else open(a.request_file, encoding="utf-8", errors="replace").read(1 << 20)
+            if a.request_file == "-":
+                pasted = sys.stdin.read(1 << 20)
+            else:
+                with open(a.request_file, encoding="utf-8", errors="replace") as fh:
+                    pasted = fh.read(1 << 20)
         except OSError as err:
             raise InputError(f"cannot read --request-file: {err.strerror}") from None
     target = Target.from_env(
@@ -86,10 +91,8 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         raise InputError(str(err)) from None
     print(f"lab serving scenario {a.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a lab is meant to stop
         lab.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

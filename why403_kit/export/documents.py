@@ -45,9 +45,11 @@ def emit_report(namespace: Mapping[str, Any]) -> None:
 
 
 def default_notebook(name: str = RUNBOOK) -> Path:
-    """Where the shipped notebook is: the source checkout's ``notebooks/``, else ``./notebooks``."""
-    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
-        candidate = base / "notebooks" / name
+    """Where the shipped notebook is: the source checkout's ``notebooks/``, else ``./notebooks`` or ``.``.
+
+    The last two cover a non-editable install (Binder) whose kernel runs inside ``notebooks/``.
+    """
+    for candidate in (Path(__file__).resolve().parents[2] / "notebooks" / name, Path.cwd() / "notebooks" / name, Path.cwd() / name):
         if candidate.is_file():
             return candidate
     raise InputError(f"cannot find notebooks/{name}; pass --notebook PATH")

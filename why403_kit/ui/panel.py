@@ -11,6 +11,8 @@ nbclient, papermill or nbmake (which store widget state by default), holds no ke
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import os
 import threading
@@ -43,6 +45,14 @@ def _text(description: str, value: str = "", placeholder: str = "", tooltip: str
     return widgets.Text(value=value, description=description, placeholder=placeholder, tooltip=tooltip, layout=_wide(), style=_STYLE)
 
 
+def _close_thread_loop() -> None:
+    """nbclient leaves an event loop on the thread that ran it; close it so the thread ends clean."""
+    with contextlib.suppress(RuntimeError):
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_running():
+            loop.close()
+
+
 class Panel(widgets.VBox):
     """Fill in the target (or tick "use the training lab"), press **Run all steps**, read the verdict."""
 
@@ -53,6 +63,7 @@ class Panel(widgets.VBox):
         self.report: Report | None = None
         self._secret = Secret("")
         self._thread: threading.Thread | None = None
+        self._side: threading.Thread | None = None
         self._started: dict[str, float] = {}
         self._done: set[str] = set()
         self._live: list[Finding] = []
@@ -98,7 +109,7 @@ class Panel(widgets.VBox):
         for step, button in self.step_buttons.items():
             button.on_click(lambda _, s=step: self.run([s]))
         self.bundle_button.on_click(lambda _: self._guard(self.write_bundle))
-        self.export_button.on_click(lambda _: self._guard(self.export_runbook))
+        self.export_button.on_click(lambda _: self._in_background(self.export_runbook, "Exporting the runbook (it runs in a fresh kernel)…"))
 
         for w, cls in ((self.use_lab, "why403-use-lab"), (self.scenario, "why403-scenario"), (self.run_all, "why403-run-all"),
                        (self.verdict, "why403-verdict"), (self.findings, "why403-findings"), (self.message, "why403-message"),
@@ -185,10 +196,11 @@ class Panel(widgets.VBox):
             self.wait()
         return self._thread
 
-    def wait(self, timeout: float | None = 120.0) -> Report | None:
-        """Block until the current run ends; return its report."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def wait(self, timeout: float | None = 180.0) -> Report | None:
+        """Block until the current run (and any export) ends; return the report."""
+        for thread in (self._thread, self._side):
+            if thread is not None:
+                thread.join(timeout)
         return self.report
 
     def _tick(self, finished: threading.Event) -> None:
@@ -261,6 +273,22 @@ class Panel(widgets.VBox):
             action()
         except Exception as err:  # noqa: BLE001 - shown in the panel
             self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
+
+    def _in_background(self, action: Any, note: str) -> threading.Thread:
+        """Long actions run off the kernel's main thread; their outcome (or error) lands in the message line."""
+        self.message.value = f"<span style='color:#4b5563'>{html.escape(note)}</span>"
+        self.export_button.disabled = True
+
+        def work() -> None:
+            try:
+                self._guard(action)
+            finally:
+                self.export_button.disabled = self.report is None
+                _close_thread_loop()
+
+        self._side = threading.Thread(target=work, name="why403-panel-export", daemon=True)
+        self._side.start()
+        return self._side
 
     # ---- outputs ---------------------------------------------------------------------------
     def write_bundle(self) -> list[Path]:
