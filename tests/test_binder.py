@@ -39,10 +39,14 @@ from nbclient import NotebookClient
 
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 nb = nbformat.read(src, as_version=4)
+# one probe cell at the end reads the kernel's peak RSS (KiB on Linux); it is removed before the notebook is written
+nb.cells.append(nbformat.v4.new_code_cell("import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
 km = KernelManager(kernel_name="python3")
 NotebookClient(nb, km=km, timeout=180, store_widget_state=True, resources={"metadata": {"path": str(src.parent)}}).execute()
+probe = nb.cells.pop()
+rss_mb = int(probe.outputs[0]["text"]) / 1024
 nbformat.write(nb, out)
-print(json.dumps({"argv": km.kernel_spec.argv}))
+print(json.dumps({"argv": km.kernel_spec.argv, "kernel_max_rss_mb": rss_mb}))
 """
 
 
@@ -144,7 +148,11 @@ def test_binder_environment_runs_01_diagnose(tmp_path: Path) -> None:
     t1 = time.monotonic()
     proc = _run([str(py), "-c", RUNNER, str(notebooks / "01_diagnose.ipynb"), str(out)], cwd=notebooks, env=run_env, timeout=600)
     run_s = time.monotonic() - t1
-    argv = json.loads(proc.stdout.strip().splitlines()[-1])["argv"]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    argv = result["argv"]
+    # mybinder guarantees 1 GB of RAM (2 GB at most, then the kernel is restarted): the notebook must fit well within
+    assert 0 < result["kernel_max_rss_mb"] < 1024, f"kernel peak RSS {result['kernel_max_rss_mb']:.0f} MB"
+    venv_mb = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
     assert Path(argv[0]).parent == py.parent or argv[0] in ("python", "python3"), f"the kernel is not the venv's python: {argv}"
 
     text = out.read_text()
@@ -154,4 +162,5 @@ def test_binder_environment_runs_01_diagnose(tmp_path: Path) -> None:
     assert "application/vnd.jupyter.widget-state+json" in nb["metadata"].get("widgets", {}), "widget state was not stored"
     assert CANARY not in text and CANARY[8:30] not in text, "the canary key leaked into the executed notebook"
     assert CANARY not in proc.stdout + proc.stderr
-    print(f"binder venv build {build_s:.1f}s, 01_diagnose run {run_s:.1f}s")
+    print(f"binder venv build {build_s:.1f}s ({venv_mb:.0f} MB on disk), 01_diagnose run {run_s:.1f}s, "
+          f"kernel peak RSS {result['kernel_max_rss_mb']:.0f} MB")
