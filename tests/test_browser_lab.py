@@ -249,6 +249,7 @@ def _dismiss_toasts(page) -> None:  # type: ignore[no-untyped-def]
             button.click()
 
 
+@pytest.mark.timeout(600)  # the bounded waits below add up to more than the suite's default 300 s in the worst case
 def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does it)")
