@@ -129,7 +129,7 @@ class Panel(widgets.VBox):
             widgets.HBox([self.use_lab, self.scenario]), self._real, self.paid_probe,
             widgets.HBox([self.run_all, self.bundle_button, self.export_button], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox(list(self.step_buttons.values()), layout=widgets.Layout(flex_flow="row wrap")),
-            widgets.VBox(list(self.status.values())), self.verdict, self.findings, self.message,
+            self.verdict, self.message, widgets.VBox(list(self.status.values())), self.findings,
         ])
         self.add_class("why403-panel")
 
