@@ -41,6 +41,11 @@ def _wide() -> widgets.Layout:
 _STYLE = {"description_width": "150px"}
 
 
+def _auto() -> widgets.Layout:
+    """Buttons as wide as their label (ipywidgets cuts labels at a fixed width otherwise)."""
+    return widgets.Layout(width="auto", min_width="fit-content")
+
+
 def _text(description: str, value: str = "", placeholder: str = "", tooltip: str = "") -> widgets.Text:
     return widgets.Text(value=value, description=description, placeholder=placeholder, tooltip=tooltip, layout=_wide(), style=_STYLE)
 
@@ -93,10 +98,10 @@ class Panel(widgets.VBox):
                                          description="Lab scenario", style=_STYLE)
         self.paid_probe = widgets.Checkbox(value=False, description="allow one token-spending probe (1 token)", indent=False)
 
-        self.run_all = widgets.Button(description="Run all steps", button_style="primary", icon="play")
-        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=s.explains) for s in kb.steps}
-        self.bundle_button = widgets.Button(description="Write support bundle", icon="archive", disabled=True)
-        self.export_button = widgets.Button(description="Export runbook (HTML)", icon="file", disabled=True)
+        self.run_all = widgets.Button(description="Run all steps", button_style="primary", icon="play", layout=_auto())
+        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=s.explains, layout=_auto()) for s in kb.steps}
+        self.bundle_button = widgets.Button(description="Write support bundle", icon="archive", disabled=True, layout=_auto())
+        self.export_button = widgets.Button(description="Export runbook (HTML)", icon="file", disabled=True, layout=_auto())
         self.status = {s.id: widgets.HTML() for s in kb.steps}
         self.verdict = widgets.HTML(verdict_html(None))
         self.findings = widgets.HTML(findings_html([]))

@@ -102,7 +102,8 @@ class Runbook:
         found = self.run_step(step)
         title = next((s.title for s in knowledge.load().steps if s.id == step), step)
         counts = ", ".join(f"{n} {s}" for s in ("fail", "error", "warn", "pass", "skip") if (n := sum(f.status == s for f in found)))
-        return HTML(f"<p><b>{title}</b>: {counts or 'no checks ran'}</p>" + findings_html(found))
+        columns = ["check", "status", "cause", "evidence", "fix"]  # the section heading already names the step
+        return HTML(f"<p><b>{title}</b>: {counts or 'no checks ran'}</p>" + findings_html(found, columns=columns))
 
     def show_verdict(self) -> Any:
         from IPython.display import HTML

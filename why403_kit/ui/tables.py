@@ -41,8 +41,15 @@ def findings_styler(source: Report | Iterable[Finding], *, columns: list[str] | 
         {"selector": "", "props": "border-collapse:collapse;font-size:13px;width:100%"},
         {"selector": "th", "props": "text-align:left;background:#f3f4f6;padding:4px 8px;border-bottom:2px solid #d0d4da"},
         {"selector": "td", "props": "text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid #e5e7eb;"
-                                    "overflow-wrap:anywhere;white-space:normal"},
+                                    "white-space:normal;overflow-wrap:normal"},
     ])
+    # Long URLs and header dumps may break anywhere; the short columns keep their words whole.
+    long_cols = [c for c in ("evidence", "fix") if c in cols]
+    if long_cols:
+        styler = styler.set_table_styles({c: [{"selector": "td", "props": "overflow-wrap:anywhere;min-width:12em"}] for c in long_cols},
+                                         overwrite=False)
+    if "status" in cols:
+        styler = styler.set_table_styles({"status": [{"selector": "td", "props": "white-space:nowrap"}]}, overwrite=False)
     return styler
 
 
