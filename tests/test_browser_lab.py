@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.conftest import CANARY
 from why403_kit import knowledge
 
 pytestmark = pytest.mark.browser
@@ -99,6 +100,10 @@ class JupyterLab:
         tracker.parent.mkdir(parents=True, exist_ok=True)
         # and attach every cell to the DOM (no windowing), so prompts and outputs of all cells can be inspected
         tracker.write_text(json.dumps({"autoStartDefaultKernel": True, "windowingMode": "none"}))
+        # the worst case for secrets: the user told JupyterLab to save widget state into the notebook
+        widgets_settings = dirs["settings"] / "@jupyter-widgets" / "jupyterlab-manager" / "plugin.jupyterlab-settings"
+        widgets_settings.parent.mkdir(parents=True, exist_ok=True)
+        widgets_settings.write_text(json.dumps({"saveState": True}))
         return env
 
     def start(self) -> None:
@@ -332,6 +337,24 @@ def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
                 _dismiss_toasts(page)
                 panel.scroll_into_view_if_needed()
                 page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+                # A key typed into the Password field leaves the page and the saved notebook at once,
+                # even with "save widget state" switched on.
+                use_lab.uncheck()
+                key = panel.locator(".why403-key input")
+                key.fill(CANARY)
+                key.press("Enter")
+                expect(key).to_have_value("", timeout=VERDICT_MS)
+                expect(panel).to_contain_text("key held in memory")
+                # the widget input swallows keyboard shortcuts: save with the notebook toolbar's button
+                page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').first.click()
+                saved = jupyter_lab.root / NOTEBOOK
+                deadline = time.monotonic() + 60
+                while '"widgets"' not in saved.read_text() and time.monotonic() < deadline:
+                    page.wait_for_timeout(250)  # poll interval that keeps the routed page alive
+                text = saved.read_text()
+                assert '"application/vnd.jupyter.widget-state+json"' in text, "widget state was not saved: the check would prove nothing"
+                assert CANARY not in text and CANARY not in page.content()
             except BaseException:
                 with contextlib.suppress(Exception):  # keep the original failure if the page cannot be captured
                     page.screenshot(path=str(failure_shot), full_page=True)
