@@ -21,7 +21,10 @@ def live_example(cause: str, *, timeout: float = 5.0) -> str:
     base = lab.url(cause)
     try:
         with httpx.Client(timeout=timeout) as client:  # verification on: an intercepting proxy shows as such
-            r = client.get(f"{base}/models", headers={"Authorization": f"Bearer {LAB_KEY}"})
+            auth = {"Authorization": f"Bearer {LAB_KEY}"}
+            r = client.get(f"{base}/models", headers=auth)
+            if r.is_success:  # some refusals only show on use: ask for a completion with an empty (never billed) body
+                r = client.post(f"{base}/chat/completions", headers=auth, json={"model": "gpt-4o-mini", "messages": []})
         status, headers, body = r.status_code, dict(r.headers), r.text[:2000]
         d = classify(status, headers, body)
     except httpx.HTTPError as err:
