@@ -7,8 +7,9 @@ from .errors import InputError, StepError, Why403Error
 from .lab import Lab
 from .model import Finding, Report, Target, Verdict
 from .redact import redact
+from .triage import triage
 
 __all__ = [
     "Diagnosis", "Finding", "InputError", "Lab", "Report", "Secret", "StepError", "Target", "Verdict", "Why403Error",
-    "adiagnose", "classify", "diagnose", "redact", "support_bundle", "write_bundle",
+    "adiagnose", "classify", "diagnose", "redact", "support_bundle", "triage", "write_bundle",
 ]

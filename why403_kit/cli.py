@@ -134,6 +134,29 @@ def _cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_triage(a: argparse.Namespace) -> int:
+    """Group the refusals in a HAR, JSON Lines or log file by cause; exit 1 when there is any."""
+    import io
+    from pathlib import Path
+
+    from .triage import triage
+
+    if not a.file.strip():
+        raise InputError("no file given")
+    report = triage(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if a.file == "-" else Path(a.file))
+    if a.format == "json":
+        print(redact(json.dumps(report.to_dict(), indent=2)))
+    elif a.format == "markdown":
+        print(redact(report.to_markdown()))
+    else:
+        rows = [[g.cause, str(g.count), f"{g.share:.0%}", g.first_seen, g.last_seen, ",".join(map(str, g.statuses)), g.example, g.fix]
+                for g in report.groups]
+        head = (f"{report.refusals} refusal(s), {report.ok} ok, {report.skipped} skipped (format {report.format}"
+                + (", stopped at the limit" if report.truncated else "") + ")")
+        print(redact(head + ("\n\n" + _table(rows, ["cause", "count", "share", "first seen", "last seen", "status", "example", "fix"]) if rows else "")))
+    return 1 if report.refusals else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -172,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--scenario", default="edge_block", help="runbook: lab scenario to run the runbook against (default edge_block)")
     ex.add_argument("--notebook", help="runbook: the runbook notebook (default notebooks/02_runbook.ipynb)")
     ex.set_defaults(func=_cmd_export)
+    tr = sub.add_parser("triage", help="group the refusals in a HAR, JSON Lines or log file by cause (offline)")
+    tr.add_argument("file", help="HAR, JSON Lines, JSON array or log file ('-' = stdin)")
+    tr.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    tr.set_defaults(func=_cmd_triage)
     faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
     faq.set_defaults(func=lambda a: print("\n\n".join(f"Q: {f.q}\nA: {f.a}" for f in knowledge.load().faq)) or 0)
     return p
