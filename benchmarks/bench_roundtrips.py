@@ -12,6 +12,7 @@ import time
 import httpx
 
 from why403_kit import Lab, Secret, Target, diagnose
+from why403_kit.lab import LAB_KEY
 
 LATENCY_MS = 200
 
@@ -20,7 +21,7 @@ def _kit(lab: Lab) -> tuple[float, int, int]:
     before = lab.request_count
     billable_before = len(lab.billable)
     t0 = time.perf_counter()
-    diagnose(Target(base_url=lab.url("healthy"), api_key=Secret("sk-proj-LAB-bench-key-not-real-000000"), ip_echo_url=lab.ip_echo_url))
+    diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(LAB_KEY), ip_echo_url=lab.ip_echo_url))
     elapsed = time.perf_counter() - t0
     billable = len(lab.billable) - billable_before  # requests the lab answered with inference
     return elapsed, lab.request_count - before, billable
@@ -29,7 +30,7 @@ def _kit(lab: Lab) -> tuple[float, int, int]:
 def _sequential(lab: Lab) -> float:
     t0 = time.perf_counter()
     with httpx.Client() as c:
-        h = {"Authorization": "Bearer sk-proj-LAB-bench-key-not-real-000000"}
+        h = {"Authorization": f"Bearer {LAB_KEY}"}
         c.get(f"{lab.url('healthy')}/models", headers=h)
         c.get(lab.ip_echo_url)
         c.get(f"{lab.url('healthy')}/models/gpt-4o-mini", headers=h)

@@ -182,7 +182,7 @@ def test_scrub_strips_widgets_and_papermill_metadata(executed_canary: nbformat.N
 
 
 def test_advice_sentences_survive_redaction(faq_page: str) -> None:
-    """redact() would turn "'Authorization: Bearer <key>'" into a mask; the kit's own advice stays readable."""
+    """A placeholder such as "'Authorization: Bearer <key>'" holds no secret: the advice stays readable after redaction."""
     assert "Authorization: Bearer &lt;key&gt;" in faq_page
     assert "api-key: &lt;key&gt;" in faq_page
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from why403_kit import Lab, Secret, Target, classify, diagnose, redact, write_bundle
+from why403_kit import Lab, Secret, Target, classify, diagnose, redact, support_bundle, write_bundle
 
 from ._proxy import connect_proxy
 from .conftest import CANARY
@@ -31,6 +31,21 @@ def test_redact_shapes() -> None:
                  "gsk_" + "b" * 40, "Cookie: __cf_bm=secretcookie", "https://x/?api_key=abcdef123"):
         out = redact(text)
         assert "[REDACTED]" in out and ("a" * 40) not in out and ("b" * 40) not in out and "secretcookie" not in out
+
+
+def test_placeholders_stay_readable_but_anything_more_is_masked() -> None:
+    # Advice and reproduction commands name where the key goes; they hold no secret and must stay usable.
+    for text in ('curl -H "Authorization: Bearer $OPENAI_API_KEY" https://api.openai.com/v1/models',
+                 "send exactly 'Authorization: Bearer <key>'", 'api-key: ${AZURE_OPENAI_API_KEY}'):
+        assert redact(text) == text
+    for text in ("Authorization: Bearer <key> plus-a-real-token-123", "Authorization: Bearer $KEY" + CANARY, "api-key: <key>xyz"):
+        assert "[REDACTED]" in redact(text) and CANARY not in redact(text)
+
+
+def test_support_bundle_curl_reproduces_with_the_key_from_the_environment(lab: Lab) -> None:
+    report = diagnose(Target(base_url=lab.url("invalid_api_key"), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url))
+    curl = support_bundle(report)["reproduce"]
+    assert '-H "Authorization: Bearer $OPENAI_API_KEY"' in curl and curl.endswith("/models'") and CANARY not in curl
 
 
 def test_canary_in_no_output_file_or_log(lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from ._secret import Secret
 from .classify import classify
 from .diagnose import diagnose, write_bundle
 from .errors import InputError
-from .lab import NOT_PLAYED, SCENARIOS, Lab
+from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab
 from .model import Report, Target
 from .redact import redact
 
@@ -101,7 +101,7 @@ def demo_rows(lab: Lab) -> list[list[str]]:
     rows = []
     for name in SCENARIOS:
         expected = "ok" if name == "healthy" else name
-        target = Target(base_url=lab.url(name), api_key=Secret("sk-proj-LAB-demo-key-not-real-0000000000"), ip_echo_url=lab.ip_echo_url, timeout=5)
+        target = Target(base_url=lab.url(name), api_key=Secret(LAB_KEY), ip_echo_url=lab.ip_echo_url, timeout=5)
         report = diagnose(target)
         rows.append([name, report.verdict.cause, "yes" if report.verdict.cause == expected else "NO", report.verdict.fix])
     return rows

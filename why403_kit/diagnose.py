@@ -23,13 +23,13 @@ from .probes.headers import lint_request, lint_request_shape
 from .probes.network import cert_issuer_subject, connection_checks, issuer_finding, network_checks
 from .probes.permissions import INVALID_CHAT, INVALID_RESPONSES, free_probes, paid_probe_body, permission_checks, scope_finding
 from .probes.ratelimits import backoff_plan, parse_duration, rate_limit_checks, retry_after
-from .probes.support import support_bundle, write_bundle
+from .probes.support import support_bundle, support_checks, write_bundle
 
 __all__ = [
     "INVALID_CHAT", "INVALID_RESPONSES", "MAX_BODY", "STEPS", "OnFindings", "Progress",
     "adiagnose", "backoff_plan", "cert_issuer_subject", "connection_checks", "credential_checks", "diagnose", "free_probes",
     "issuer_finding", "key_value_problems", "lint_key", "lint_request", "lint_request_shape", "network_checks", "paid_probe_body",
-    "parse_duration", "permission_checks", "rate_limit_checks", "retry_after", "scope_finding", "support_bundle", "write_bundle",
+    "parse_duration", "permission_checks", "rate_limit_checks", "retry_after", "scope_finding", "support_bundle", "support_checks", "write_bundle",
 ]
 
 Progress = Callable[[str, str], None]
@@ -103,8 +103,7 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
     report = Report(t, findings, _verdict(findings), exchanges, utc)
     if "support" in wanted:
         notify("support", "running")
-        ids = sorted({e["headers"].get("x-request-id", "") for e in exchanges} - {""})
-        sb = [Finding("support", "bundle", "pass", "", f"{len(exchanges)} exchanges recorded; request ids: {', '.join(ids) or 'none'}")]
+        sb = support_checks(exchanges)
         findings.extend(sb)
         deliver("support", sb)
         notify("support", "done")

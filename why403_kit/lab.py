@@ -59,6 +59,8 @@ SCENARIOS: dict[str, tuple[int, dict[str, str], str]] = {
 }
 HEALTHY_LIMITS = {"x-ratelimit-limit-requests": "5000", "x-ratelimit-remaining-requests": "4999", "x-ratelimit-reset-requests": "12ms",
                   "x-ratelimit-limit-tokens": "800000", "x-ratelimit-remaining-tokens": "799990", "x-ratelimit-reset-tokens": "1ms"}
+# The lab accepts any well-formed key; this one is obviously not real and safe to show in class.
+LAB_KEY = "sk-proj-LAB-training-key-not-a-real-key-0000"
 NOT_PLAYED = {"ok": "healthy", "unknown": "nothing to play"}
 # Refusals that only inference endpoints give (listing models works): a restricted key without
 # 'model.request', a model that needs a verified organization.

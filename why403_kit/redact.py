@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ._secret import live_values
 
 MASK = "[REDACTED]"
 
+# A header value that is only a placeholder for the key ("Bearer $OPENAI_API_KEY", "<key>", "${AZURE_OPENAI_API_KEY}")
+# is left alone, so advice and reproduction commands stay readable; anything more than the placeholder is masked.
+_PLACEHOLDER = re.compile(r"(?i)^(?:bearer\s+)?(?:(?:<|&lt;)[\w .-]{1,40}(?:>|&gt;)|\$\{?[A-Z_][A-Z0-9_]*\}?|\[REDACTED\])"
+                          r"(?:\s*$|(?=&(?:#x27|#39|quot);))")  # the value ends there, or an HTML-escaped quote closes it
+
 # Key shapes of OpenAI and look-alike providers (prefix kept so a reader knows which kind it was).
-_KEY_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+_KEY_PATTERNS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(sk-(?:proj|svcacct|admin|None|service|or-v1|ant-api\d\d)-)[A-Za-z0-9_\-]{8,}"), r"\1" + MASK),
     (re.compile(r"\b(sk-)[A-Za-z0-9_\-]{16,}"), r"\1" + MASK),
     (re.compile(r"\b(gsk_)[A-Za-z0-9]{16,}"), r"\1" + MASK),
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1" + MASK),
-    (re.compile(r"(?im)\b((?:api-key|x-api-key|authorization|cookie|set-cookie|proxy-authorization)\s*[:=]\s*[\"']?)[^\r\n\"']+"),
-     r"\1" + MASK),
+    (re.compile(r"(?im)\b((?:api-key|x-api-key|authorization|cookie|set-cookie|proxy-authorization)\s*[:=]\s*[\"']?)([^\r\n\"']+)"),
+     lambda m: m.group(0) if _PLACEHOLDER.match(m.group(2)) else m.group(1) + MASK),
     (re.compile(r"(?i)([?&](?:api[-_]?key|key|token|access_token)=)[^&\s\"']+"), r"\1" + MASK),
 ]
 

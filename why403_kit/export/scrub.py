@@ -7,10 +7,8 @@ The panel already clears its Password field, but a notebook executed headless wi
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 import nbformat
@@ -18,7 +16,6 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import List, Unicode
 
-from .. import knowledge
 from ..redact import MASK, redact
 
 NBF: Any = nbformat  # nbformat ships no type hints; one Any-typed handle keeps the rest of the package strict
@@ -37,34 +34,13 @@ def secret_values(env_names: Iterable[str] = DEFAULT_SECRET_ENV) -> tuple[str, .
     return tuple(sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True))
 
 
-@cache
-def _protected() -> tuple[str, ...]:
-    """Knowledge-base sentences that redact() would mangle (e.g. "'Authorization: Bearer <key>'" in a fix).
-
-    They ship with the package, so they hold no secret; keeping them whole keeps the advice readable.
-    """
-    kb = knowledge.load()
-    texts = [t for c in kb.causes.values() for t in (c.title, c.summary, c.fix, c.retry)]
-    texts += [t for s in kb.steps for t in (s.title, s.explains)] + [t for f in kb.faq for t in (f.q, f.a)]
-    variants = {v for t in texts for v in (t, html.escape(t), html.escape(t, quote=False))}
-    return tuple(sorted((v for v in variants if redact(v) != v), key=len, reverse=True))
-
-
 def safe_redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """:func:`why403_kit.redact.redact` plus exact ``secrets``, leaving the kit's own advice sentences intact."""
+    """:func:`why403_kit.redact.redact` plus the exact ``secrets`` (values no key pattern recognises)."""
     out = text
     for value in secrets:
         if value:
             out = out.replace(value, MASK)
-    kept: list[str] = []
-    for fragment in _protected():
-        if fragment in out:
-            out = out.replace(fragment, f"\ue000{len(kept)}\ue001")
-            kept.append(fragment)
-    out = redact(out)
-    for i, fragment in enumerate(kept):
-        out = out.replace(f"\ue000{i}\ue001", fragment)
-    return out
+    return redact(out)
 
 
 def _redact_any(value: Any, secrets: tuple[str, ...]) -> Any:

@@ -11,8 +11,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..model import Report
+from ..model import Finding, Report
 from ..redact import redact, redact_obj
+
+
+def support_checks(exchanges: list[dict[str, Any]]) -> list[Finding]:
+    """What the bundle will hold, as a finding: how many exchanges and which request ids support can look up."""
+    ids = sorted({e["headers"].get("x-request-id", "") for e in exchanges} - {""})
+    return [Finding("support", "bundle", "pass", "", f"{len(exchanges)} exchanges recorded; request ids: {', '.join(ids) or 'none'}")]
 
 
 def support_bundle(report: Report) -> dict[str, Any]:

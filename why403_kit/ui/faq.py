@@ -8,9 +8,9 @@ import httpx
 
 from .. import knowledge
 from ..classify import classify
-from ..lab import SCENARIOS
+from ..lab import LAB_KEY, SCENARIOS
 from ..redact import redact
-from .runbook import LAB_KEY, shared_lab
+from .runbook import shared_lab
 
 
 def live_example(cause: str, *, timeout: float = 5.0) -> str:

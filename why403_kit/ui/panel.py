@@ -27,10 +27,10 @@ from .. import knowledge
 from .._secret import Secret
 from ..diagnose import STEPS, diagnose, write_bundle
 from ..errors import Why403Error
-from ..lab import SCENARIOS
+from ..lab import LAB_KEY, SCENARIOS
 from ..model import Finding, Report, Target
 from ..redact import redact
-from .runbook import LAB_KEY, shared_lab
+from .runbook import shared_lab
 from .tables import findings_html, verdict_html
 
 _ICON = {"idle": "○", "running": "◔", "done": "●", "error": "✖"}

@@ -10,14 +10,11 @@ from typing import Any
 
 from .. import knowledge
 from .._secret import Secret
-from ..diagnose import STEPS, _verdict, diagnose, rate_limit_checks
+from ..diagnose import STEPS, _verdict, diagnose, rate_limit_checks, support_checks
 from ..errors import InputError
-from ..lab import SCENARIOS, Lab
+from ..lab import LAB_KEY, SCENARIOS, Lab
 from ..model import Finding, Report, Target
 from .tables import findings_html, verdict_html
-
-# The lab accepts any well-formed key; this one is obviously not real and safe to show.
-LAB_KEY = "sk-proj-LAB-training-key-not-a-real-key-0000"
 
 _lab: Lab | None = None
 _lab_lock = threading.Lock()
@@ -78,8 +75,7 @@ class Runbook:
         elif step == "ratelimits" and self.exchanges:  # read the headers the earlier steps already got
             found = rate_limit_checks(self.exchanges)
         elif step == "support":
-            ids = sorted({e["headers"].get("x-request-id", "") for e in self.exchanges} - {""})
-            found = [Finding("support", "bundle", "pass", "", f"{len(self.exchanges)} exchanges recorded; request ids: {', '.join(ids) or 'none'}")]
+            found = support_checks(self.exchanges)
         else:
             part = diagnose(self.target, steps=[step])
             found = part.findings

@@ -10,9 +10,9 @@ import ipywidgets as widgets
 
 from .. import knowledge
 from .._secret import Secret
-from ..lab import SCENARIOS
+from ..lab import LAB_KEY, SCENARIOS
 from ..model import Target
-from .runbook import LAB_KEY, shared_lab
+from .runbook import shared_lab
 
 # Scenarios a class can tell apart from the evidence alone (healthy is a fair mystery too).
 MYSTERIES = [s for s in SCENARIOS if s != "network_error"]
