@@ -94,19 +94,20 @@ async def adiagnose(target: Target, *, transport: httpx.AsyncBaseTransport | Non
     for name, g in zip(running, groups, strict=True):
         if name in wanted:
             findings.extend(g)
-    if "ratelimits" in wanted:
-        notify("ratelimits", "running")
-        rl = rate_limit_checks(exchanges)
-        findings.extend(rl)
-        deliver("ratelimits", rl)
-        notify("ratelimits", "done")
-    report = Report(t, findings, _verdict(findings), exchanges, utc)
-    if "support" in wanted:
-        notify("support", "running")
-        sb = support_checks(exchanges)
-        findings.extend(sb)
-        deliver("support", sb)
-        notify("support", "done")
+
+    def after(name: str, check: Callable[[list[dict[str, Any]]], list[Finding]]) -> None:
+        """Steps 5 and 6 read the exchanges the probes recorded; they run once those are in."""
+        if name in wanted:
+            notify(name, "running")
+            found = check(exchanges)
+            findings.extend(found)
+            deliver(name, found)
+            notify(name, "done")
+
+    after("ratelimits", rate_limit_checks)
+    verdict = _verdict(findings)  # the bundle's own finding is bookkeeping, not evidence
+    after("support", support_checks)
+    report = Report(t, findings, verdict, exchanges, utc)
     report.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     return report
 
