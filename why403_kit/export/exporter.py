@@ -25,6 +25,8 @@ from traitlets.config import Config
 
 from .. import knowledge
 from ..diagram import decision_path_svg, describe_path
+from ..model import Finding, Verdict
+from ..ui.tables import findings_html, verdict_html
 from .scrub import DEFAULT_SECRET_ENV, NBF, ScrubPreprocessor, safe_redact, scrub_notebook, secret_values
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,17 +53,12 @@ def _esc(value: Any) -> str:
 
 
 def verdict_box_html(report: dict[str, Any]) -> str:
-    """The verdict box the exporter puts first when a notebook shows none of its own."""
+    """The verdict box the exporter puts first when a notebook shows none of its own: the panel's own box."""
     v = report.get("verdict") or {}
-    cause = str(v.get("cause", "unknown"))
-    title = str(v.get("title") or knowledge.load().cause(cause).title)
-    conf = float(v.get("confidence") or 0.0)
-    return (
-        f'<div class="{VERDICT_MARK} why403-verdict-generated{" ok" if cause == "ok" else ""}">'
-        f"<h2>Verdict: {_esc(title)}</h2>"
-        f'<p><b>Cause:</b> <code>{_esc(cause)}</code> <span class="why403-muted">(confidence {conf:.0%})</span></p>'
-        f"<p>{_esc(v.get('summary', ''))}</p><p><b>Fix:</b> {_esc(v.get('fix', ''))}</p></div>"
-    )
+    c = knowledge.load().cause(str(v.get("cause", "unknown")))
+    verdict = Verdict(c.id, str(v.get("summary") or c.summary), str(v.get("fix") or c.fix), str(v.get("title") or c.title),
+                      float(v.get("confidence") or 0.0))
+    return verdict_html(verdict)
 
 
 def diagram_html(report: dict[str, Any]) -> str:
@@ -72,22 +69,15 @@ def diagram_html(report: dict[str, Any]) -> str:
 
 
 def findings_sections_html(report: dict[str, Any]) -> str:
-    """Findings grouped by step (title, what the step checks, then each check's evidence) as static tables."""
-    findings = [f for f in report.get("findings") or [] if isinstance(f, dict)]
+    """Findings grouped by step (title, what the step checks, then the same styled table the notebooks show)."""
+    fields = Finding.__dataclass_fields__
+    findings = [Finding(**{k: v for k, v in f.items() if k in fields}) for f in report.get("findings") or [] if isinstance(f, dict)]
     parts = ["<h2>Findings</h2>"]
     for step in knowledge.load().steps:
-        rows = [f for f in findings if f.get("step") == step.id]
+        rows = [f for f in findings if f.step == step.id]
         parts.append(f"<h3>{_esc(step.title)}</h3><p>{_esc(step.explains)}</p>")
-        if not rows:
-            parts.append('<p class="why403-muted">No checks recorded for this step.</p>')
-            continue
-        body = "".join(
-            f"<tr><td>{_esc(f.get('check', ''))}</td><td class=\"why403-status-{_esc(f.get('status', ''))}\">{_esc(f.get('status', ''))}</td>"
-            f"<td><code>{_esc(f.get('cause', ''))}</code></td><td>{_esc(f.get('evidence', ''))}</td><td>{_esc(f.get('request_id', ''))}</td></tr>"
-            for f in rows
-        )
-        parts.append('<table class="why403-table"><thead><tr><th>check</th><th>status</th><th>cause</th><th>evidence</th>'
-                     f"<th>request id</th></tr></thead><tbody>{body}</tbody></table>")
+        parts.append(findings_html(rows, columns=["check", "status", "cause", "evidence", "request_id"]) if rows
+                     else '<p class="why403-muted">No checks recorded for this step.</p>')
     return "".join(parts)
 
 
