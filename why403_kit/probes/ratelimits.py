@@ -168,12 +168,13 @@ def rate_limit_checks(exchanges: Iterable[Exchange]) -> list[Finding]:
                                     fix=fix("rate_limited") if status == "fail" else ""))
         if ex.status == 429:
             d = diagnosis_of(ex)
-            wait = retry_wait(ex.headers, ex.body_head)
-            plan = backoff_plan(wait.seconds if wait else None) if d.cause == "rate_limited" else []
-            said = f"wait {wait.seconds:g} s ({wait.reason})" if wait else "no Retry-After, reset or 'try again' hint"
-            out.append(wire_finding(s, "429 kind", "fail", ex, cause=d.cause, confidence=d.confidence, fix=d.fix,
-                                    evidence=f"{d.cause}: {said}; "
-                                    + (f"backoff plan {plan} s" if plan else "do not retry: retries cannot fix this")))
+            if d.cause == "rate_limited":  # only a rate limit passes with time; a wait proposed for anything else misleads
+                wait = retry_wait(ex.headers, ex.body_head)
+                said = f"wait {wait.seconds:g} s ({wait.reason})" if wait else "no Retry-After, reset or 'try again' hint"
+                evidence = f"{d.cause}: {said}; backoff plan {backoff_plan(wait.seconds if wait else None)} s"
+            else:
+                evidence = f"{d.cause}: do not retry: retries cannot fix this"
+            out.append(wire_finding(s, "429 kind", "fail", ex, cause=d.cause, confidence=d.confidence, fix=d.fix, evidence=evidence))
         if out:
             break
     return out or [Finding(s, "rate-limit headers", "skip", "", "no x-ratelimit-* headers in any answer")]
