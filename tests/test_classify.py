@@ -15,7 +15,7 @@ TAXONOMY = {
     "ok", "missing_api_key", "malformed_auth_header", "invalid_api_key", "auth_method_disabled", "account_inactive",
     "org_project_mismatch", "missing_scope", "model_access_denied", "org_verification_required", "unsupported_region",
     "ip_not_allowed", "edge_block", "proxy_block", "tls_interception", "wrong_endpoint", "content_blocked",
-    "quota_exceeded", "rate_limited", "server_error", "network_error", "unknown",
+    "quota_exceeded", "rate_limited", "request_too_large", "server_error", "network_error", "unknown",
 }
 
 

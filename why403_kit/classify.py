@@ -1,28 +1,94 @@
 """Classify one refusal: (status, headers, body | exception) -> Diagnosis.
 
-The rules live in the knowledge base; this module only extracts evidence from the answer
-(error codes and types at any depth, messages, nested gateway payloads, HTML titles, headers)
-and scores the rules against it. It never raises.
+The rules live in the knowledge base; this module only reads the answer the way a person would
+and scores the rules against what it found. Reading means:
+
+* normalising text as people paste it (HTML entities, curly quotes, JSON escaped once or twice,
+  words split by a terminal wrap, whitespace runs);
+* reading an exception as fully as a body: the status it names ("Error code: 403", "HTTP 429",
+  "403 Forbidden", an SDK's exception class), the payload embedded in it (JSON, a Python dict,
+  escaped JSON inside another error) and its message;
+* collecting error codes and types at any depth, page titles, and the headers that tell who answered.
+
+Every rule that matches proposes its cause with a score (the strength of its strongest kind of
+signal plus its priority); the best one wins, and the confidence says how strong and how many the
+signals were and whether another cause came close. It never raises.
 """
 
 from __future__ import annotations
 
-import ast
-import json
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import knowledge
-from .knowledge import Rule, norm_code
-from .redact import redact
+from .knowledge import Knowledge, Rule, norm_code
+from .redact import SENSITIVE_HEADERS, redact
 
-MAX_TEXT = 256 * 1024  # longer bodies are cut before matching: evidence sits at the start or the end
+MAX_TEXT = 64 * 1024  # longer inputs keep their head and tail: evidence sits at the start or the end
+_HEAD = 48 * 1024
+_STRENGTH = {"codes": 40, "headers": 35, "titles": 35, "named": 32, "exceptions": 30, "messages": 30, "statuses": 10}
+_CONFIDENCE = {"codes": 0.95, "headers": 0.9, "titles": 0.9, "named": 0.85, "exceptions": 0.9, "messages": 0.85, "statuses": 0.5}
+_EXTRA_CONDITION = 2  # each further condition a rule needed (and met) adds this much to its score
+_CLOSE = 5  # a different cause scoring within this many points of the winner makes the verdict less sure
+
+# --- reading text as pasted -------------------------------------------------------------------------------------------
+# curly, low and full-width quotes and the full-width colon, as word processors and CJK input methods type them
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2018": "'", "\u2019": "'",
+                         "\uff02": '"', "\uff1a": ":"})
+_ESCAPED_UNICODE = re.compile(r"\\+u([0-9a-fA-F]{4})")
+_ESCAPED_BACKSLASHES = re.compile(r"\\{2,}")
+_ESCAPED_CHAR = re.compile(r"\\([\"'/nrt])")
+_ESCAPES = {'"': '"', "'": "'", "/": "/", "n": "\n", "r": "\n", "t": "\t"}
+_WRAP = re.compile(r"(?<=[A-Za-z_])(?:[ \t]*\n[ \t]*|[ \t]{3,})(?=[a-z_])")  # a word split by a terminal wrap
+_SPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]{0,400}>")
+
+# --- structure --------------------------------------------------------------------------------------------------------
+# key: value pairs whose value names an error code or type, in JSON, Python dicts, Go/Java renderings (code=X, Code: X)
+_CODE_KV = re.compile(  # searched in lower-cased text; the value is read back from the original
+    r"""(?:code|type|error_?type|error_?code|errortype|__type|reason|status|error|errorname)["']?\s*[:=]\s*"""
+    r"""(?:["']([a-z][\w.\-]{1,80})["']|([a-z][\w.\-]{1,80}))"""
+)
+_AFTER_WORD = re.compile(r" ?[\w(]")
+# codes named bare in prose or logs: snake_case identifiers ("... WARNING ... - server_error")
+_BARE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_CLASS_NAME = re.compile(r"(?:Error|Exception)$")  # an exception class (RateLimitError) names a status, not a cause
+_ERROR_OBJECT = re.compile(r"""["'](?:error|errors|error_?code|fault)["']\s*:\s*(?!null|None|false|\[\]|\{\}|""|'')"""
+                           r"""|\bevent:\s*error\b|["']type["']\s*:\s*["']error["']""", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_STRENGTH = {"codes": 40, "headers": 35, "titles": 35, "exceptions": 30, "messages": 30, "statuses": 10}
-_CONFIDENCE = {"codes": 0.95, "headers": 0.9, "titles": 0.9, "exceptions": 0.9, "messages": 0.85, "statuses": 0.5}
-_GATEWAY_HINTS = re.compile(r"provider returned error|\"raw\"\s*:|'raw'\s*:|litellm|one-api|\(request id: ", re.IGNORECASE)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_HTML = re.compile(r"<(?:!doctype html|html|head|body|h1|div|center|p|span|script|meta|title)\b", re.IGNORECASE)
+
+# The status a text names, in the words SDKs, runtimes and servers use (checked in this order).
+_REASONS = (r"bad request|page not found|unauthori[sz]ed|payment required|forbidden|not found|method not allowed|proxy authentication required|"
+            r"request entity too large|payload too large|too many requests|unavailable for legal reasons|internal server error|"
+            r"bad gateway|service unavailable|gateway time-?out|site is overloaded|web server is down|connection timed out|"
+            r"origin is unreachable|unknown error")
+# (All searched in lower-cased text, without IGNORECASE: three times faster.)
+_STATUS_IN_TEXT = (  # each must start at a word boundary (checked in code: a leading \\b would slow the search)
+    re.compile(r"error code:?\s*([1-5]\d\d)\b"),  # openai-python, anthropic-sdk: Error code: 403
+    re.compile(r"status(?:[ _-]?code)?[\"']?\s*(?:[:=]|of|is|was)?\s*\(?[\"']?([1-5]\d\d)\b"),  # status code 403, statusCode: 401
+    re.compile(r"responded with (?:an? )?(?:status|code)\s*(?:code\s*)?([1-5]\d\d)\b"),
+    re.compile(r"http(?:/[\d.]+)?(?:error)?(?:\s+(?:error|status|code))?\s*:?\s*([1-5]\d\d)\b"),  # HTTP 403, HTTP/1.1 429
+    re.compile(r"([1-5]\d\d)\b\s*[:\-(]?\s*(?:" + _REASONS + r")\b"),  # 403 Forbidden, 429 (Too Many Requests)
+    re.compile(r"^\s*(?:[\w.]*(?:error|exception)\b:?\s*)?([1-5]\d\d)\s+(?=[a-z{\[])"),  # 429 Rate limit … (at the start)
+    re.compile(r"(?:error|exception):?\s+([1-5]\d\d)\s+(?=[a-z{\[])"),  # Error: 429 Rate limit …
+    re.compile(r"""(?:code|status|http_?status|status_?code)["']?\s*[:=]\s*["']?([45]\d\d)\b"""),  # {"code": 429}
+)
+# SDK exception classes name their status (openai-python, openai-node, anthropic, many ports of them).
+_EXCEPTION_STATUS = (
+    (re.compile(r"\bAuthenticationError\b"), 401),
+    (re.compile(r"\bPermissionDenied(?:Error)?\b"), 403),
+    (re.compile(r"\bNotFoundError\b"), 404),
+    (re.compile(r"\bRateLimit(?:Error|Exception)\b"), 429),
+    (re.compile(r"\bBadRequestError\b"), 400),
+    (re.compile(r"\bUnprocessableEntityError\b"), 422),
+    (re.compile(r"\bInternalServerError\b|\bServiceUnavailableError\b"), 500),
+    (re.compile(r"\bOverloadedError\b"), 529),
+)
 
 
 @dataclass
@@ -37,8 +103,9 @@ class Diagnosis:
     title: str = ""
     summary: str = ""
     retry: str = ""
-    status: int | None = None
-    matched: list[str] = field(default_factory=list)
+    status: int | None = None  # the status received, or the one the text names when none was received
+    matched: list[str] = field(default_factory=list)  # every cause some rule proposed, the winner included
+    status_source: str = ""  # "response" (handed over), "text" (named by the exception or body), "" (none)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,181 +114,493 @@ class Diagnosis:
 @dataclass
 class _Evidence:
     status: int | None
+    status_source: str  # "response" | "text" | ""
     headers: dict[str, str]
-    text: str
-    codes: dict[str, str]  # normalized -> original
+    text: str  # normalised body + exception: what messages are searched in
+    client: str  # normalised exception, plus the body when no response came: what client-error patterns are searched in
+    low_text: str  # the same two, lower-cased once: the rules' joined patterns search these (faster than IGNORECASE)
+    low_client: str
+    codes: dict[str, str]  # normalized -> as written (values of code/type/status/... keys)
+    bare: dict[str, str]  # normalized -> as written (identifiers named anywhere in the text)
     title: str
-    exception: str
-    has_error_object: bool
     is_html: bool
+    has_exception: bool
 
 
-def _parse_structured(text: str) -> Any:
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "{[\"“":
-        return None
-    for candidate in (stripped, stripped.replace("“", '"').replace("”", '"')):
-        try:
-            return json.loads(candidate)
-        except (ValueError, RecursionError):
-            pass
-        if len(candidate) < 200_000:
-            try:
-                return ast.literal_eval(candidate)
-            except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-                pass
+def _bounded(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, BaseException):
+        value = f"{type(value).__name__}: {value}"
+    elif isinstance(value, bytes | bytearray):
+        value = bytes(value[: MAX_TEXT + 1]).decode("utf-8", "replace")
+    elif isinstance(value, dict | list):
+        import json
+
+        value = json.dumps(value, default=str)
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TEXT:
+        text = text[:_HEAD] + "\n…\n" + text[-(MAX_TEXT - _HEAD) :]
+    return text
+
+
+def _unescape(text: str) -> str:
+    """Undo HTML entities, curly quotes and JSON escaping (once, twice, or more)."""
+    if "&" in text and ";" in text:
+        text = html.unescape(text)
+    text = text.translate(_QUOTES)
+    if "\\" in text:
+        text = _ESCAPED_UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text)
+        text = _ESCAPED_BACKSLASHES.sub(r"\\", text)
+        text = _ESCAPED_CHAR.sub(lambda m: _ESCAPES[m.group(1)], text)
+    return text
+
+
+def _normalise(text: str) -> str:
+    """One line of text to search: unescaped, whitespace collapsed, plus a copy with terminal wraps joined."""
+    if not text:
+        return ""
+    text = _unescape(text)
+    flat = _SPACE.sub(" ", text).strip()
+    joined = _WRAP.sub("", text)
+    if joined != text:
+        flat += " \n " + _SPACE.sub(" ", joined).strip()
+    return flat
+
+
+def _codes(text: str, low: str) -> dict[str, str]:
+    """Values of code/type/status/reason keys (JSON, Python dicts, 'Code: X', 'code=X'), normalised -> as written."""
+    codes: dict[str, str] = {}
+    same = len(text) == len(low)  # lower() kept every position: the value can be read back in its own case
+    for m in _CODE_KV.finditer(low):
+        if m.start() and low[m.start() - 1].isalnum():
+            continue  # a longer word ending in "code" or "type"
+        group = 1 if m.group(1) else 2
+        start, end = m.span(group)
+        raw = (text if same else low)[start:end].rstrip(".-")
+        if group == 2 and "_" not in raw and raw == raw.lower() and _AFTER_WORD.match(low, end):
+            continue  # "Error: Connection error": a sentence, not a code (snake_case and CamelCase values are codes)
+        if raw.lower() not in ("none", "null", "true", "false") and not _CLASS_NAME.search(raw):
+            codes.setdefault(norm_code(raw), raw)
+    return codes
+
+
+def _status_from_text(*texts: str) -> int | None:
+    """The status the first text that names one names (an exception before the body it carries)."""
+    for text in texts:
+        if not text:
+            continue
+        low = text.lower()
+        for pattern in _STATUS_IN_TEXT:
+            for m in pattern.finditer(low):
+                if not (m.start() and low[m.start() - 1].isalnum()):
+                    return int(m.group(1))
+    for text in texts:
+        for pattern, value in (_EXCEPTION_STATUS if text else ()):
+            if pattern.search(text):
+                return value
     return None
 
 
-def _walk(obj: Any, codes: dict[str, str], strings: list[str], depth: int = 0) -> bool:
-    """Collect codes/types/statuses and every string; parse strings that are JSON themselves."""
-    if depth > 12:
-        return False
-    found_error = False
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            k = str(key).lower()
-            if k in ("error", "errors", "detail", "error_description") and value:
-                found_error = True
-            if k in ("code", "type", "status", "error_code", "errortype", "reason") and isinstance(value, (str, int)):
-                raw = str(value)
-                if raw and len(raw) < 100:
-                    codes.setdefault(norm_code(raw), raw)
-            found_error |= _walk(value, codes, strings, depth + 1)
-    elif isinstance(obj, list):
-        for value in obj[:50]:
-            found_error |= _walk(value, codes, strings, depth + 1)
-    elif isinstance(obj, str):
-        strings.append(obj)
-        brace = obj.find("{")
-        nested = _parse_structured(obj[brace : obj.rfind("}") + 1]) if 0 <= brace < len(obj) - 1 else None
-        if isinstance(nested, (dict, list)):
-            found_error |= _walk(nested, codes, strings, depth + 1)
-    return found_error
-
-
-def _body_text(body: Any) -> str:
-    if body is None:
+def _page_title(text: str) -> str:
+    m = _TITLE.search(text, 0, 30000) or _H1.search(text, 0, 30000)
+    if not m:
         return ""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, (dict, list)):
-        return json.dumps(body)
-    text = str(body)
-    if len(text) > MAX_TEXT:
-        text = text[: MAX_TEXT // 2] + "\n…\n" + text[-MAX_TEXT // 2 :]
-    return text
+    return _SPACE.sub(" ", _TAG.sub(" ", m.group(1))).strip()[:300]
 
 
 def _gather(status: Any, headers: Any, body: Any, exception: Any) -> _Evidence:
     try:
-        code = int(status) if status is not None and str(status).strip() != "" else None
+        code: int | None = int(str(status).strip()) if status is not None and str(status).strip() != "" else None
     except (TypeError, ValueError):
+        code = None
+    if code is not None and not 100 <= code <= 999:
         code = None
     hdrs: dict[str, str] = {}
     if isinstance(headers, Mapping):
         for k, v in list(headers.items())[:200]:
             hdrs[str(k).lower()] = str(v)[:2000]
-    text = _body_text(body)
-    codes: dict[str, str] = {}
-    strings: list[str] = []
-    parsed = _parse_structured(text)
-    has_error = _walk(parsed, codes, strings) if parsed is not None else False
-    if parsed is None and re.search(r"[\"“']error[\"”']\s*:", text[:2000]):
-        has_error = True
-        for m in re.finditer(r"[\"“'](?:code|type)[\"”']\s*:\s*[\"“']([A-Za-z0-9_.\-]{2,80})", text):
-            codes.setdefault(norm_code(m.group(1)), m.group(1))
-    title_match = _TITLE.search(text[:20000])
-    title = re.sub(r"\s+", " ", title_match.group(1)).strip() if title_match else ""
-    exc = "" if exception is None else (f"{type(exception).__name__}: {exception}" if isinstance(exception, BaseException) else str(exception))
-    is_html = bool(title) or bool(re.search(r"<(?:!doctype html|html|body|h1|div)\b", text[:5000], re.IGNORECASE))
-    joined = "\n".join([text, *strings])
-    return _Evidence(code, hdrs, joined, codes, title, exc[:20000], has_error, is_html)
+    raw_body = _bounded(body)
+    raw_exc = _bounded(exception)
+    body_text = _normalise(raw_body)
+    exc_text = _normalise(raw_exc)
+    text = f"{body_text}\n{exc_text}" if body_text and exc_text else body_text or exc_text
+    low_text = text.lower()
+    codes = _codes(text, low_text)
+    bare = {norm_code(m.group(0)): m.group(0) for m in _BARE.finditer(low_text)} if "_" in low_text else {}
+    title = _page_title(body_text) or _page_title(exc_text)  # unescaped: a page may come inside an escaped JSON string
+    is_html = bool(title) or bool(_HTML.search(body_text, 0, 5000))
+    source = "response" if code is not None else ""
+    if code is None:
+        code = _status_from_text(exc_text, body_text, title)
+        source = "text" if code is not None else ""
+    client = exc_text if source == "response" or not body_text else text
+    low_client = low_text if client is text else client.lower()
+    return _Evidence(code, source, hdrs, text, client, low_text, low_client, codes, bare, title, is_html, bool(exc_text))
 
 
-def _match(rule: Rule, ev: _Evidence) -> tuple[str, str] | None:
-    """Return (strongest kind, evidence text) when every condition of ``rule`` holds."""
-    found: list[tuple[str, str]] = []
-    if rule.statuses:
-        if ev.status not in rule.statuses:
-            return None
-        found.append(("statuses", f"HTTP status {ev.status}"))
-    if rule.codes:
-        hit = next((c for c in rule.codes if c in ev.codes), None)
-        if hit is None:
-            return None
-        found.append(("codes", f"error code/type '{ev.codes[hit]}'"))
-    for kind, patterns, haystack, label in (
-        ("messages", rule.messages, ev.text, "message"),
-        ("titles", rule.titles, ev.title, "page title"),
-        ("exceptions", rule.exceptions, ev.exception, "client error"),
-    ):
-        if not patterns:
+# --- rules ------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Plan:
+    """A rule with its patterns joined into one expression per kind (one search instead of one per pattern)."""
+
+    cause: str
+    rule: Rule
+    statuses: frozenset[int]
+    codes: tuple[str, ...]
+    messages: re.Pattern[str] | None
+    titles: re.Pattern[str] | None
+    exceptions: re.Pattern[str] | None
+    messages_need: tuple[str, ...] | None  # one of these literals must be in the lower-cased text (None: no test)
+    exceptions_need: tuple[str, ...] | None
+    headers: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...]
+
+
+def _lowered(pattern: str) -> str:
+    """The pattern with its letters lower-cased (escapes such as \\S or \\D left alone), for lower-cased text."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+        else:
+            out.append(pattern[i].lower())
+            i += 1
+    return "".join(out)
+
+
+_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The pattern split on its top-level '|'."""
+    out: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
             continue
-        m = next((m for p in patterns if (m := p.search(haystack))), None)
-        if m is None:
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+def _scan(alt: str) -> tuple[str, str | None]:
+    """(longest run of plain characters the alternative always contains, the first group it always contains)."""
+    best, run, group = "", "", None
+    depth, i, in_class, group_start = 0, 0, False, 0
+    while i < len(alt):
+        ch = alt[i]
+        if in_class:
+            i += 2 if ch == "\\" else 1
+            in_class = ch != "]"
+            continue
+        if depth > 0:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == "[":
+                in_class = True
+            elif ch in "()":
+                depth += 1 if ch == "(" else -1
+                if depth == 0:  # a group closes: it is required unless a quantifier makes it optional
+                    body = alt[group_start:i]
+                    optional = alt[i + 1 : i + 2] in ("?", "*") or alt[i + 1 : i + 4] in ("{0,", "{0}")
+                    if group is None and not optional and not body.startswith(("?=", "?!", "?<")):
+                        group = re.sub(r"^\?(?:[:imsx]*:)?", "", body)
+            i += 1
+            continue
+        if ch == "\\":
+            esc = alt[i + 1 : i + 2]
+            lit, step = (None if esc.isalnum() else esc), 2
+        elif ch in _SPECIAL:
+            best, run = max(best, run, key=len), ""
+            if ch == "(":
+                depth, group_start = 1, i + 1
+            elif ch == "{":  # a counted repeat {m,n}: no literal in it
+                i = alt.find("}", i) if "}" in alt[i:] else len(alt) - 1
+            in_class = ch == "["
+            i += 1
+            continue
+        else:
+            lit, step = ch, 1
+        quant = alt[i + step : i + step + 1]
+        if lit is None or quant in ("?", "*") or alt[i + step : i + step + 3] in ("{0,", "{0}"):
+            best, run = max(best, run, key=len), ""
+        elif quant in ("+", "{"):
+            best, run = max(best, run + lit, key=len), ""
+        else:
+            run += lit
+        i += step
+    return max(best, run, key=len), group
+
+
+def _required(pattern: str) -> tuple[str, ...] | None:
+    """Literals of which any text the pattern matches holds at least one (None: no such cheap test).
+
+    Checking them with `in` (plain substring search) before running the expression skips most rules at a
+    fraction of the cost of a regular-expression search.
+    """
+    out: list[str] = []
+    for alt in _alternatives(pattern):
+        literal, group = _scan(alt)
+        if len(literal) >= 3 or (literal and not literal.isascii()):  # one CJK character is already selective
+            out.append(literal)
+            continue
+        inner = _required(group) if group else None
+        if inner is None:
             return None
-        start, end = max(0, m.start() - 40), min(len(haystack), m.end() + 60)
-        snippet = re.sub(r"\s+", " ", haystack[start:end]).strip()
-        found.append((kind, f"{label} contains '{m.group(0)}': …{snippet}…" if kind != "titles" else f"page title '{ev.title}'"))
-    if rule.headers:
-        hit_h = None
-        for name, value_re in rule.headers:
-            names = [h for h in ev.headers if re.fullmatch(name, h)]
-            for h in names:
-                if value_re is None or value_re.search(ev.headers[h]):
-                    hit_h = f"header {h}: {ev.headers[h]}"
+        out.extend(inner)
+    return tuple(dict.fromkeys(out))
+
+
+def _joined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """All patterns of one kind as one case-sensitive expression over lower-cased text (3x faster than IGNORECASE)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{_lowered(p.pattern)})" for p in patterns))
+
+
+def _needs(patterns: tuple[re.Pattern[str], ...]) -> tuple[str, ...] | None:
+    out: list[str] = []
+    for p in patterns:
+        need = _required(_lowered(p.pattern))
+        if need is None:
+            return None
+        out.extend(need)
+    return tuple(dict.fromkeys(out))
+
+
+_PLANS: dict[int, tuple[Knowledge, tuple[_Plan, ...]]] = {}
+
+
+def _plans(kb: Knowledge) -> tuple[_Plan, ...]:
+    cached = _PLANS.get(id(kb))
+    if cached is not None and cached[0] is kb:
+        return cached[1]
+    plans = tuple(
+        _Plan(
+            cause.id, rule, frozenset(rule.statuses), rule.codes, _joined(rule.messages), _joined(rule.titles),
+            _joined(rule.exceptions), _needs(rule.messages), _needs(rule.exceptions),
+            tuple((re.compile(name), value) for name, value in rule.headers),
+        )
+        for cause in kb.causes.values()
+        for rule in cause.rules
+    )
+    _PLANS.clear()
+    _PLANS[id(kb)] = (kb, plans)
+    return plans
+
+
+@dataclass
+class _Hit:
+    plan: _Plan
+    score: int
+    kind: str  # the strongest kind of signal the rule matched on
+    kinds: tuple[str, ...]
+    found: list[tuple[str, Any]]  # (kind, match or value) for the evidence sentence
+
+
+def _match(plan: _Plan, ev: _Evidence) -> _Hit | None:
+    """A hit when every condition of the rule holds."""
+    found: list[tuple[str, Any]] = []
+    if plan.statuses:
+        if (ev.status or 0) not in plan.statuses:  # 0: no status received nor named ("none" in the knowledge base)
+            return None
+        if ev.status is not None:
+            found.append(("statuses", ev.status))
+    if plan.codes:
+        hit = next((c for c in plan.codes if c in ev.codes), None)
+        if hit is not None:
+            found.append(("codes", ev.codes[hit]))
+        else:
+            hit = next((c for c in plan.codes if c in ev.bare), None)
+            if hit is None:
+                return None
+            found.append(("named", ev.bare[hit]))
+    if plan.headers:
+        header_hit = None
+        for name_re, value_re in plan.headers:
+            for h, value in ev.headers.items():
+                if name_re.fullmatch(h) and (value_re is None or value_re.search(value)):
+                    header_hit = h
                     break
-            if hit_h:
+            if header_hit:
                 break
-        if hit_h is None:
+        if header_hit is None:
             return None
-        found.append(("headers", hit_h))
+        found.append(("headers", header_hit))
+    if plan.titles is not None:
+        if not ev.title or not plan.titles.search(ev.title.lower()):
+            return None
+        found.append(("titles", ev.title))
+    if plan.messages is not None:
+        need = plan.messages_need
+        if need is not None and not any(n in ev.low_text for n in need):
+            return None
+        if plan.messages.search(ev.low_text) is None:
+            return None
+        found.append(("messages", plan.rule.messages))
+    if plan.exceptions is not None:
+        need = plan.exceptions_need
+        if not ev.low_client or (need is not None and not any(n in ev.low_client for n in need)):
+            return None
+        if plan.exceptions.search(ev.low_client) is None:
+            return None
+        found.append(("exceptions", plan.rule.exceptions))
     if not found:
         return None
-    kind = max(found, key=lambda f: _STRENGTH[f[0]])[0]
-    return kind, "; ".join(f[1] for f in found)
+    kinds = tuple(k for k, _ in found)
+    kind = max(kinds, key=lambda k: _STRENGTH[k])
+    score = _STRENGTH[kind] + _EXTRA_CONDITION * (len(kinds) - 1) + plan.rule.priority
+    return _Hit(plan, score, kind, kinds, found)
 
 
-def _responder(cause_default: str, ev: _Evidence) -> str:
-    if cause_default in ("edge", "proxy", "client"):
-        return cause_default
-    if _GATEWAY_HINTS.search(ev.text[:20000]) or any(h.startswith("x-litellm") for h in ev.headers):
+# --- evidence (redact first, cut after) -------------------------------------------------------------------------------
+def _quote(patterns: tuple[re.Pattern[str], ...], haystack: str, label: str) -> str:
+    """Quote the matched phrase with some context, cut from an already redacted copy of the whole text."""
+    safe = redact(haystack)
+    m = next((m for p in patterns if (m := p.search(safe))), None)
+    if m is None:  # the phrase itself held a credential: say so, quote nothing
+        return f"{label} matched a known phrase"
+    start, end = max(0, m.start() - 40), min(len(safe), m.end() + 60)
+    snippet = safe[start:end].strip()
+    return f"{label} contains '{m.group(0)}': …{snippet}…"
+
+
+def _evidence(hit: _Hit, ev: _Evidence) -> str:
+    parts: list[str] = []
+    for kind, value in hit.found:
+        if kind == "statuses":
+            parts.append(f"HTTP status {value}" + (" (named in the text)" if ev.status_source == "text" else ""))
+        elif kind == "codes":
+            parts.append(f"error code/type '{redact(value)}'")
+        elif kind == "named":
+            parts.append(f"the text names the error code '{redact(value)}'")
+        elif kind == "headers":
+            shown = "[REDACTED]" if value in SENSITIVE_HEADERS else redact(ev.headers[value])[:200]
+            parts.append(f"header {value}: {shown}")
+        elif kind == "titles":
+            parts.append(f"page title '{redact(value)}'")
+        elif kind == "messages":
+            parts.append(_quote(value, ev.text, "message"))
+        elif kind == "exceptions":
+            parts.append(_quote(value, ev.client, "client error"))
+    return "; ".join(parts)
+
+
+def _seen(ev: _Evidence) -> str:
+    """What an answer showed when no rule named a cause: the status, the page, the server, the start of the text."""
+    parts = [f"HTTP {ev.status}" + (" (named in the text)" if ev.status_source == "text" else "")] if ev.status else []
+    if ev.title:
+        parts.append(f"page title '{ev.title[:120]}'")
+    if ev.headers.get("server"):
+        parts.append(f"server: {ev.headers['server'][:60]}")
+    if ev.text:
+        parts.append(f"text: '{_first_words(ev)}'")
+    return "; ".join(parts)
+
+
+def _first_words(ev: _Evidence) -> str:
+    safe = redact(_TAG.sub(" ", ev.text[:4000]) if ev.is_html else ev.text[:4000])
+    return _SPACE.sub(" ", safe).strip()[:160]
+
+
+# --- who answered -----------------------------------------------------------------------------------------------------
+_GATEWAY_HINTS = re.compile(  # searched in lower-cased text
+    r"provider returned error|\"raw\"\s*:|'raw'\s*:|\bprovider_name\b|iserrorupstreamfault|litellm|one[-_]api|new[-_]api|"
+    r"\(request id: |upstream (?:connect )?error|no healthy upstream|\bupstream_error\b|\bportkey\b|ai gateway"
+)
+_EDGE_HEADERS = ("cf-ray", "cf-mitigated", "x-vercel-mitigated", "x-amz-cf-id", "x-akamai-transformed", "akamai-grn")
+_PROXY_HEADERS = ("x-squid-error", "proxy-authenticate", "x-zscaler-transaction", "x-bluecoat-via")
+
+
+def _responder(default: str, ev: _Evidence) -> str:
+    if default in ("edge", "proxy", "client"):
+        return default
+    if any(h in ev.headers for h in _PROXY_HEADERS) or "squid" in ev.headers.get("via", "").lower():
+        return "proxy"
+    if _GATEWAY_HINTS.search(ev.low_text, 0, 20000) or any(h.startswith(("x-litellm", "x-portkey", "x-kong", "x-envoy")) for h in ev.headers):
         return "gateway"
-    if ev.is_html and ev.headers.get("server", "").lower() == "cloudflare":
+    if ev.is_html and (any(h in ev.headers for h in _EDGE_HEADERS) or ev.headers.get("server", "").lower() in ("cloudflare", "akamaighost")):
         return "edge"
     if ev.status is None:
         return "unknown"
-    return cause_default
+    return default
 
 
-def _diagnosis(cause_id: str, confidence: float, evidence: str, ev: _Evidence, matched: list[str]) -> Diagnosis:
+def _diagnosis(cause_id: str, confidence: float, evidence: str, ev: _Evidence, matched: list[str], responder: str = "") -> Diagnosis:
     cause = knowledge.load().cause(cause_id)
     return Diagnosis(
         cause=cause.id,
-        confidence=round(confidence, 2),
+        confidence=round(max(0.0, min(confidence, 0.99)), 2),
         evidence=redact(evidence)[:600],
         fix=cause.fix,
-        responder=_responder(cause.responder, ev),
+        responder=responder or _responder(cause.responder, ev),
         title=cause.title,
         summary=cause.summary,
         retry=cause.retry,
         status=ev.status,
         matched=matched,
+        status_source=ev.status_source,
     )
 
 
 def _fallback(ev: _Evidence) -> tuple[str, float, str]:
     s = ev.status
+    seen = _seen(ev)
     if s is None:
-        return "unknown", 0.2, "no status and nothing recognisable in the text"
+        return "unknown", 0.2, f"no status and nothing recognisable: {seen}" if seen else "no status and nothing recognisable in the text"
     if s == 401:
-        return "invalid_api_key", 0.45, "HTTP 401 with no recognisable error code: the credential was refused"
+        return "invalid_api_key", 0.45, f"{seen}: no recognisable error code, so the credential itself was refused"
     if s == 404:
-        return "wrong_endpoint", 0.4, "HTTP 404 with no recognisable error code: nothing answers at this URL"
+        return "wrong_endpoint", 0.4, f"{seen}: no recognisable error code, so nothing answers at this URL"
     if s in (301, 302, 303, 307, 308):
-        return "wrong_endpoint", 0.5, f"HTTP {s} redirect: the API does not redirect; the base URL is probably wrong"
-    return "unknown", 0.3, f"HTTP {s} with no recognisable error code, message or page"
+        return "wrong_endpoint", 0.5, f"{seen}: the API does not redirect, so the base URL is probably wrong"
+    return "unknown", 0.3, f"{seen}: no recognisable error code, message or page"
+
+
+def _confidence(best: _Hit, hits: list[_Hit], ev: _Evidence) -> float:
+    conf = _CONFIDENCE[best.kind]
+    if best.kind == "statuses" and ev.status_source == "text":
+        conf -= 0.1  # a status read from a pasted text, and nothing else
+    same = {k for h in hits if h.plan.cause == best.plan.cause for k in h.kinds}
+    conf += 0.02 * (len(same) - 1)  # several kinds of signal agree
+    rival = max((h.score for h in hits if h.plan.cause != best.plan.cause), default=None)
+    if rival is not None and rival >= best.score - _CLOSE:
+        conf -= 0.15 if rival >= best.score else 0.08
+    return conf
+
+
+def _decide(ev: _Evidence) -> Diagnosis:
+    kb = knowledge.load()
+    hits = [hit for plan in _plans(kb) if (hit := _match(plan, ev)) is not None]
+    success = ev.status is not None and 200 <= ev.status < 300 and ev.status_source == "response"
+    if success and not _ERROR_OBJECT.search(ev.text, 0, 20000):
+        page = next((h for h in hits if h.plan.cause in ("edge_block", "proxy_block") and h.kind != "statuses"), None)
+        if page is not None:
+            return _diagnosis(page.plan.cause, _CONFIDENCE[page.kind], _evidence(page, ev), ev, [page.plan.cause])
+        if ev.is_html:  # the API never answers with a page: a captive portal, a login page or a proxy answered instead
+            what = f"page title '{ev.title[:120]}'" if ev.title else "an HTML page"
+            return _diagnosis("proxy_block", 0.7, f"HTTP {ev.status} with {what} instead of the API's JSON", ev, [], "proxy")
+        return _diagnosis("ok", 0.99, f"HTTP {ev.status}", ev, [])
+    if hits:
+        best = max(hits, key=lambda h: h.score)  # the first of equal scores (knowledge order) wins
+        matched = sorted({h.plan.cause for h in hits})
+        return _diagnosis(best.plan.cause, _confidence(best, hits, ev), _evidence(best, ev), ev, matched, best.plan.rule.responder)
+    cause_id, conf, text = _fallback(ev)
+    return _diagnosis(cause_id, conf, text, ev, [])
 
 
 def classify(
@@ -232,26 +611,7 @@ def classify(
 ) -> Diagnosis:
     """Name the cause of one answer (or of a failure to get one). Never raises."""
     try:
-        ev = _gather(status, headers, body, exception)
-        if ev.status is not None and 200 <= ev.status < 300 and not ev.has_error_object:
-            return _diagnosis("ok", 0.99, f"HTTP {ev.status}", ev, [])
-        best: tuple[int, str, str, str] | None = None  # score, cause, kind, evidence
-        matched: list[str] = []
-        for cause in knowledge.load().causes.values():
-            for rule in cause.rules:
-                hit = _match(rule, ev)
-                if hit is None:
-                    continue
-                kind, text = hit
-                score = _STRENGTH[kind] + rule.priority
-                matched.append(cause.id)
-                if best is None or score > best[0]:
-                    best = (score, cause.id, kind, text)
-        if best is not None:
-            _, cause_id, kind, text = best
-            return _diagnosis(cause_id, _CONFIDENCE[kind], text, ev, sorted(set(matched)))
-        cause_id, conf, text = _fallback(ev)
-        return _diagnosis(cause_id, conf, text, ev, [])
+        return _decide(_gather(status, headers, body, exception))
     except Exception as err:  # noqa: BLE001 -- the classifier must never raise, whatever it is fed
         fallback = knowledge.load().cause("unknown")
         return Diagnosis("unknown", 0.0, f"classifier could not read the input ({type(err).__name__})", fallback.fix, "unknown")
