@@ -55,7 +55,9 @@ _CODE_KV = re.compile(  # searched in lower-cased text; the value is read back f
 _AFTER_WORD = re.compile(r" ?[\w(]")
 # codes named bare in prose or logs: snake_case identifiers ("... WARNING ... - server_error")
 _BARE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-_CLASS_NAME = re.compile(r"(?:Error|Exception)$")  # an exception class (RateLimitError) names a status, not a cause
+_CLASS_NAME = re.compile(r"^[A-Z][A-Za-z]+Error$")  # an SDK exception class (RateLimitError) names a status, not a cause
+# headers whose value is an error code (AWS, Azure, generic gateways)
+_CODE_HEADERS = ("x-amzn-errortype", "x-ms-error-code", "x-error-code", "x-ms-ests-server-error", "x-goog-error-code")
 _ERROR_OBJECT = re.compile(r"""["'](?:error|errors|error_?code|fault)["']\s*:\s*(?!null|None|false|\[\]|\{\}|""|'')"""
                            r"""|\bevent:\s*error\b|["']type["']\s*:\s*["']error["']""", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -227,6 +229,10 @@ def _gather(status: Any, headers: Any, body: Any, exception: Any) -> _Evidence:
     text = f"{body_text}\n{exc_text}" if body_text and exc_text else body_text or exc_text
     low_text = text.lower()
     codes = _codes(text, low_text)
+    for name in _CODE_HEADERS:
+        if name in hdrs:
+            value = hdrs[name].split(":")[0].strip()[:80]
+            codes.setdefault(norm_code(value), value)
     bare = {norm_code(m.group(0)): m.group(0) for m in _BARE.finditer(low_text)} if "_" in low_text else {}
     title = _page_title(body_text) or _page_title(exc_text)  # unescaped: a page may come inside an escaped JSON string
     is_html = bool(title) or bool(_HTML.search(body_text, 0, 5000))
@@ -296,9 +302,9 @@ def _alternatives(pattern: str) -> list[str]:
     return out
 
 
-def _scan(alt: str) -> tuple[str, str | None]:
-    """(longest run of plain characters the alternative always contains, the first group it always contains)."""
-    best, run, group = "", "", None
+def _scan(alt: str) -> tuple[str, list[str]]:
+    """(longest run of plain characters the alternative always contains, the groups it always contains)."""
+    best, run, groups = "", "", []
     depth, i, in_class, group_start = 0, 0, False, 0
     while i < len(alt):
         ch = alt[i]
@@ -317,8 +323,8 @@ def _scan(alt: str) -> tuple[str, str | None]:
                 if depth == 0:  # a group closes: it is required unless a quantifier makes it optional
                     body = alt[group_start:i]
                     optional = alt[i + 1 : i + 2] in ("?", "*") or alt[i + 1 : i + 4] in ("{0,", "{0}")
-                    if group is None and not optional and not body.startswith(("?=", "?!", "?<")):
-                        group = re.sub(r"^\?(?:[:imsx]*:)?", "", body)
+                    if not optional and not body.startswith(("?=", "?!", "?<")):
+                        groups.append(re.sub(r"^\?(?:[:imsx]*:)?", "", body))
             i += 1
             continue
         if ch == "\\":
@@ -343,7 +349,14 @@ def _scan(alt: str) -> tuple[str, str | None]:
         else:
             run += lit
         i += step
-    return max(best, run, key=len), group
+    return max(best, run, key=len), groups
+
+
+def _selectivity(literals: tuple[str, ...]) -> float:
+    """How rarely a text should hold any of these literals: long literals and few of them (a CJK character counts 3)."""
+    if not literals:
+        return 0.0
+    return min(sum(1 if c.isascii() else 3 for c in lit.strip()) for lit in literals) - 0.5 * (len(literals) - 1)
 
 
 def _required(pattern: str) -> tuple[str, ...] | None:
@@ -354,14 +367,13 @@ def _required(pattern: str) -> tuple[str, ...] | None:
     """
     out: list[str] = []
     for alt in _alternatives(pattern):
-        literal, group = _scan(alt)
-        if len(literal) >= 3 or (literal and not literal.isascii()):  # one CJK character is already selective
-            out.append(literal)
-            continue
-        inner = _required(group) if group else None
-        if inner is None:
+        literal, groups = _scan(alt)
+        candidates: list[tuple[str, ...]] = [(literal,)] if _selectivity((literal,)) >= 3 else []
+        candidates += [inner for g in groups if (inner := _required(g)) is not None and _selectivity(inner) >= 1]
+        if not candidates:
             return None
-        out.extend(inner)
+        best: tuple[str, ...] = max(candidates, key=_selectivity)  # the literal or group least likely to be in a text
+        out.extend(best)
     return tuple(dict.fromkeys(out))
 
 
@@ -468,15 +480,31 @@ def _match(plan: _Plan, ev: _Evidence) -> _Hit | None:
 
 
 # --- evidence (redact first, cut after) -------------------------------------------------------------------------------
-def _quote(patterns: tuple[re.Pattern[str], ...], haystack: str, label: str) -> str:
+# Credentials inside quoted structures ({"api-key": "..."}, {'Ocp-Apim-Subscription-Key': '...'}) that the shared
+# redaction pass does not recognise by shape: masked here too before any text of the input is quoted.
+_CREDENTIAL_VALUE = re.compile(
+    r"""(?i)(["']?\b(?:x-api-key|api[-_]?key|apikey|authorization|proxy-authorization|ocp-apim-subscription-key|x-goog-api-key|"""
+    r"""access[-_]?token|refresh[-_]?token|client[-_]?secret|secret|password|cookie)["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)"""
+    r"""(?!\[REDACTED\])"""
+    r"""([^"'\s,;}]{6,})"""
+)
+
+
+def _safe(text: str) -> str:
+    """The text with every credential masked: the shared redaction pass, after masking credential-named values."""
+    return redact(_CREDENTIAL_VALUE.sub(lambda m: m.group(1) + "[REDACTED]", text))
+
+
+def _quote(joined: re.Pattern[str] | None, patterns: tuple[re.Pattern[str], ...], haystack: str, label: str) -> str:
     """Quote the matched phrase with some context, cut from an already redacted copy of the whole text."""
-    safe = redact(haystack)
-    m = next((m for p in patterns if (m := p.search(safe))), None)
-    if m is None:  # the phrase itself held a credential: say so, quote nothing
+    safe = _safe(haystack)  # redact first: a cut made afterwards can only cut a mask, never leave part of a key
+    low = safe.lower()
+    m = joined.search(low) if joined is not None and len(low) == len(safe) else None
+    span = m.span() if m else next((m2.span() for p in patterns if (m2 := p.search(safe))), None)
+    if span is None:  # the phrase itself held a credential: say so, quote nothing
         return f"{label} matched a known phrase"
-    start, end = max(0, m.start() - 40), min(len(safe), m.end() + 60)
-    snippet = safe[start:end].strip()
-    return f"{label} contains '{m.group(0)}': …{snippet}…"
+    start, end = max(0, span[0] - 40), min(len(safe), span[1] + 60)
+    return f"{label} contains '{safe[span[0]:span[1]]}': …{safe[start:end].strip()}…"
 
 
 def _evidence(hit: _Hit, ev: _Evidence) -> str:
@@ -485,18 +513,18 @@ def _evidence(hit: _Hit, ev: _Evidence) -> str:
         if kind == "statuses":
             parts.append(f"HTTP status {value}" + (" (named in the text)" if ev.status_source == "text" else ""))
         elif kind == "codes":
-            parts.append(f"error code/type '{redact(value)}'")
+            parts.append(f"error code/type '{_safe(value)}'")
         elif kind == "named":
-            parts.append(f"the text names the error code '{redact(value)}'")
+            parts.append(f"the text names the error code '{_safe(value)}'")
         elif kind == "headers":
-            shown = "[REDACTED]" if value in SENSITIVE_HEADERS else redact(ev.headers[value])[:200]
+            shown = "[REDACTED]" if value in SENSITIVE_HEADERS else _safe(ev.headers[value])[:200]
             parts.append(f"header {value}: {shown}")
         elif kind == "titles":
-            parts.append(f"page title '{redact(value)}'")
+            parts.append(f"page title '{_safe(value)}'")
         elif kind == "messages":
-            parts.append(_quote(value, ev.text, "message"))
+            parts.append(_quote(hit.plan.messages, value, ev.text, "message"))
         elif kind == "exceptions":
-            parts.append(_quote(value, ev.client, "client error"))
+            parts.append(_quote(hit.plan.exceptions, value, ev.client, "client error"))
     return "; ".join(parts)
 
 
@@ -504,16 +532,16 @@ def _seen(ev: _Evidence) -> str:
     """What an answer showed when no rule named a cause: the status, the page, the server, the start of the text."""
     parts = [f"HTTP {ev.status}" + (" (named in the text)" if ev.status_source == "text" else "")] if ev.status else []
     if ev.title:
-        parts.append(f"page title '{ev.title[:120]}'")
+        parts.append(f"page title '{_safe(ev.title)[:120]}'")
     if ev.headers.get("server"):
-        parts.append(f"server: {ev.headers['server'][:60]}")
+        parts.append(f"server: {_safe(ev.headers['server'])[:60]}")
     if ev.text:
         parts.append(f"text: '{_first_words(ev)}'")
     return "; ".join(parts)
 
 
 def _first_words(ev: _Evidence) -> str:
-    safe = redact(_TAG.sub(" ", ev.text[:4000]) if ev.is_html else ev.text[:4000])
+    safe = _safe(_TAG.sub(" ", ev.text) if ev.is_html else ev.text)  # the whole text masked before it is cut
     return _SPACE.sub(" ", safe).strip()[:160]
 
 
@@ -545,7 +573,7 @@ def _diagnosis(cause_id: str, confidence: float, evidence: str, ev: _Evidence, m
     return Diagnosis(
         cause=cause.id,
         confidence=round(max(0.0, min(confidence, 0.99)), 2),
-        evidence=redact(evidence)[:600],
+        evidence=_safe(evidence)[:600],
         fix=cause.fix,
         responder=responder or _responder(cause.responder, ev),
         title=cause.title,
@@ -592,7 +620,7 @@ def _decide(ev: _Evidence) -> Diagnosis:
         if page is not None:
             return _diagnosis(page.plan.cause, _CONFIDENCE[page.kind], _evidence(page, ev), ev, [page.plan.cause])
         if ev.is_html:  # the API never answers with a page: a captive portal, a login page or a proxy answered instead
-            what = f"page title '{ev.title[:120]}'" if ev.title else "an HTML page"
+            what = f"page title '{_safe(ev.title)[:120]}'" if ev.title else "an HTML page"
             return _diagnosis("proxy_block", 0.7, f"HTTP {ev.status} with {what} instead of the API's JSON", ev, [], "proxy")
         return _diagnosis("ok", 0.99, f"HTTP {ev.status}", ev, [])
     if hits:
