@@ -29,6 +29,13 @@ def test_knowledge_covers_exactly_the_taxonomy() -> None:
     assert set(load().causes) == TAXONOMY
 
 
+def test_no_rule_pattern_holds_a_control_character() -> None:
+    """In a TOML basic string "\\b" is a backspace, not a word boundary: such a pattern silently never matches."""
+    bad = [(c.id, p.pattern) for c in load().causes.values() for r in c.rules
+           for p in (*r.messages, *r.titles, *r.exceptions) if any(ord(ch) < 32 for ch in p.pattern)]
+    assert not bad
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_real_response(case: dict) -> None:
     d = classify(case["status"], case["headers"], case["body"], case.get("exception"))

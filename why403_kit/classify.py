@@ -29,8 +29,9 @@ from .redact import SENSITIVE_HEADERS, redact
 
 MAX_TEXT = 64 * 1024  # longer inputs keep their head and tail: evidence sits at the start or the end
 _HEAD = 48 * 1024
-_STRENGTH = {"codes": 40, "headers": 35, "titles": 35, "named": 32, "exceptions": 30, "messages": 30, "statuses": 10}
-_CONFIDENCE = {"codes": 0.95, "headers": 0.9, "titles": 0.9, "named": 0.85, "exceptions": 0.9, "messages": 0.85, "statuses": 0.5}
+# A code named bare in a log line ("named") counts a little less than a message: a full sentence says more.
+_STRENGTH = {"codes": 40, "headers": 35, "titles": 35, "exceptions": 30, "messages": 30, "named": 29, "statuses": 10}
+_CONFIDENCE = {"codes": 0.95, "headers": 0.9, "titles": 0.9, "exceptions": 0.9, "messages": 0.85, "named": 0.8, "statuses": 0.5}
 _EXTRA_CONDITION = 2  # each further condition a rule needed (and met) adds this much to its score
 _CLOSE = 5  # a different cause scoring within this many points of the winner makes the verdict less sure
 
@@ -80,6 +81,12 @@ _STATUS_IN_TEXT = (  # each must start at a word boundary (checked in code: a le
     re.compile(r"(?:error|exception):?\s+([1-5]\d\d)\s+(?=[a-z{\[])"),  # Error: 429 Rate limit …
     re.compile(r"""(?:code|status|http_?status|status_?code)["']?\s*[:=]\s*["']?([45]\d\d)\b"""),  # {"code": 429}
 )
+# A status given by its reason phrase only ("HTTP status: Unauthorized", "status=Forbidden").
+_STATUS_WORD = re.compile(r"status(?:[ _-]?code)?[\"']?\s*[:=]\s*[\"']?(unauthori[sz]ed|forbidden|too many requests|payment required|"
+                          r"not found|proxy authentication required|internal server error|bad gateway|service unavailable|gateway time-?out)\b")
+_STATUS_BY_WORD = {"unauthorized": 401, "unauthorised": 401, "forbidden": 403, "too many requests": 429, "payment required": 402,
+                   "not found": 404, "proxy authentication required": 407, "internal server error": 500, "bad gateway": 502,
+                   "service unavailable": 503, "gateway timeout": 504, "gateway time-out": 504}
 # SDK exception classes name their status (openai-python, openai-node, anthropic, many ports of them).
 _EXCEPTION_STATUS = (
     (re.compile(r"\bAuthenticationError\b"), 401),
@@ -163,6 +170,8 @@ def _normalise(text: str) -> str:
     if not text:
         return ""
     text = _unescape(text)
+    if "**" in text:  # markdown bold pasted around a code or a word
+        text = text.replace("**", "")
     flat = _SPACE.sub(" ", text).strip()
     joined = _WRAP.sub("", text)
     if joined != text:
@@ -197,6 +206,10 @@ def _status_from_text(*texts: str) -> int | None:
             for m in pattern.finditer(low):
                 if not (m.start() and low[m.start() - 1].isalnum()):
                     return int(m.group(1))
+    for text in texts:
+        m = _STATUS_WORD.search(text.lower()) if text else None
+        if m:
+            return _STATUS_BY_WORD[m.group(1)]
     for text in texts:
         for pattern, value in (_EXCEPTION_STATUS if text else ()):
             if pattern.search(text):
@@ -600,7 +613,7 @@ def _fallback(ev: _Evidence) -> tuple[str, float, str]:
 
 
 def _confidence(best: _Hit, hits: list[_Hit], ev: _Evidence) -> float:
-    conf = _CONFIDENCE[best.kind]
+    conf = _CONFIDENCE[best.kind] + 0.015 * min(best.plan.rule.priority, 0)  # a rule the knowledge base marks weak
     if best.kind == "statuses" and ev.status_source == "text":
         conf -= 0.1  # a status read from a pasted text, and nothing else
     same = {k for h in hits if h.plan.cause == best.plan.cause for k in h.kinds}
