@@ -207,9 +207,9 @@ def _status_from_text(*texts: str) -> int | None:
                 if not (m.start() and low[m.start() - 1].isalnum()):
                     return int(m.group(1))
     for text in texts:
-        m = _STATUS_WORD.search(text.lower()) if text else None
-        if m:
-            return _STATUS_BY_WORD[m.group(1)]
+        word = _STATUS_WORD.search(text.lower()) if text else None
+        if word:
+            return _STATUS_BY_WORD[word.group(1)]
     for text in texts:
         for pattern, value in (_EXCEPTION_STATUS if text else ()):
             if pattern.search(text):
