@@ -27,8 +27,8 @@ from . import knowledge
 from .knowledge import Knowledge, Rule, norm_code
 from .redact import SENSITIVE_HEADERS, redact
 
-MAX_TEXT = 64 * 1024  # longer inputs keep their head and tail: evidence sits at the start or the end
-_HEAD = 48 * 1024
+MAX_TEXT = 32 * 1024  # longer inputs keep their head and tail: evidence sits at the start or the end
+_HEAD = 24 * 1024
 # A code named bare in a log line ("named") counts a little less than a message: a full sentence says more.
 _STRENGTH = {"codes": 40, "headers": 35, "titles": 35, "exceptions": 30, "messages": 30, "named": 29, "statuses": 10}
 _CONFIDENCE = {"codes": 0.95, "headers": 0.9, "titles": 0.9, "exceptions": 0.9, "messages": 0.85, "named": 0.8, "statuses": 0.5}
@@ -39,12 +39,14 @@ _CLOSE = 5  # a different cause scoring within this many points of the winner ma
 # curly, low and full-width quotes and the full-width colon, as word processors and CJK input methods type them
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2018": "'", "\u2019": "'",
                          "\uff02": '"', "\uff1a": ":"})
+_QUOTE_CHARS = re.compile("[\u201c\u201d\u201e\u00ab\u00bb\u2018\u2019\uff02\uff1a]")
 _ESCAPED_UNICODE = re.compile(r"\\+u([0-9a-fA-F]{4})")
 _ESCAPED_BACKSLASHES = re.compile(r"\\{2,}")
 _ESCAPED_CHAR = re.compile(r"\\([\"'/nrt])")
 _ESCAPES = {'"': '"', "'": "'", "/": "/", "n": "\n", "r": "\n", "t": "\t"}
 _WRAP = re.compile(r"(?<=[A-Za-z_])(?:[ \t]*\n[ \t]*|[ \t]{3,})(?=[a-z_])")  # a word split by a terminal wrap
 _SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z0-9]+")  # a word of lower-cased text, as the rules' pre-test counts them
 _TAG = re.compile(r"<[^>]{0,400}>")
 
 # --- structure --------------------------------------------------------------------------------------------------------
@@ -87,17 +89,11 @@ _STATUS_WORD = re.compile(r"status(?:[ _-]?code)?[\"']?\s*[:=]\s*[\"']?(unauthor
 _STATUS_BY_WORD = {"unauthorized": 401, "unauthorised": 401, "forbidden": 403, "too many requests": 429, "payment required": 402,
                    "not found": 404, "proxy authentication required": 407, "internal server error": 500, "bad gateway": 502,
                    "service unavailable": 503, "gateway timeout": 504, "gateway time-out": 504}
-# SDK exception classes name their status (openai-python, openai-node, anthropic, many ports of them).
-_EXCEPTION_STATUS = (
-    (re.compile(r"\bAuthenticationError\b"), 401),
-    (re.compile(r"\bPermissionDenied(?:Error)?\b"), 403),
-    (re.compile(r"\bNotFoundError\b"), 404),
-    (re.compile(r"\bRateLimit(?:Error|Exception)\b"), 429),
-    (re.compile(r"\bBadRequestError\b"), 400),
-    (re.compile(r"\bUnprocessableEntityError\b"), 422),
-    (re.compile(r"\bInternalServerError\b|\bServiceUnavailableError\b"), 500),
-    (re.compile(r"\bOverloadedError\b"), 529),
-)
+# SDK exception classes name their status (openai-python, openai-node, anthropic, google-api-core, many ports of them).
+_EXCEPTION_CLASS = re.compile(r"(Authentication|PermissionDenied|NotFound|RateLimit|BadRequest|UnprocessableEntity|InternalServer|"
+                              r"ServiceUnavailable|Overloaded)(?:Error|Exception)\b|(PermissionDenied)\b")
+_STATUS_BY_CLASS = {"Authentication": 401, "PermissionDenied": 403, "NotFound": 404, "RateLimit": 429, "BadRequest": 400,
+                    "UnprocessableEntity": 422, "InternalServer": 500, "ServiceUnavailable": 503, "Overloaded": 529}
 
 
 @dataclass
@@ -129,6 +125,8 @@ class _Evidence:
     client: str  # normalised exception, plus the body when no response came: what client-error patterns are searched in
     low_text: str  # the same two, lower-cased once: the rules' joined patterns search these (faster than IGNORECASE)
     low_client: str
+    words: frozenset[str]  # the words ([a-z0-9]+ runs) of low_text and of low_client: the rules' cheap pre-test
+    client_words: frozenset[str]
     codes: dict[str, str]  # normalized -> as written (values of code/type/status/... keys)
     bare: dict[str, str]  # normalized -> as written (identifiers named anywhere in the text)
     title: str
@@ -157,7 +155,8 @@ def _unescape(text: str) -> str:
     """Undo HTML entities, curly quotes and JSON escaping (once, twice, or more)."""
     if "&" in text and ";" in text:
         text = html.unescape(text)
-    text = text.translate(_QUOTES)
+    if _QUOTE_CHARS.search(text):  # translate() is slow per character: only when such a quote is there
+        text = text.translate(_QUOTES)
     if "\\" in text:
         text = _ESCAPED_UNICODE.sub(lambda m: chr(int(m.group(1), 16)), text)
         text = _ESCAPED_BACKSLASHES.sub(r"\\", text)
@@ -211,9 +210,9 @@ def _status_from_text(*texts: str) -> int | None:
         if word:
             return _STATUS_BY_WORD[word.group(1)]
     for text in texts:
-        for pattern, value in (_EXCEPTION_STATUS if text else ()):
-            if pattern.search(text):
-                return value
+        cls = _EXCEPTION_CLASS.search(text) if text else None
+        if cls and not (cls.start() and text[cls.start() - 1].isalnum()):
+            return _STATUS_BY_CLASS[cls.group(1) or cls.group(2)]
     return None
 
 
@@ -255,10 +254,33 @@ def _gather(status: Any, headers: Any, body: Any, exception: Any) -> _Evidence:
         source = "text" if code is not None else ""
     client = exc_text if source == "response" or not body_text else text
     low_client = low_text if client is text else client.lower()
-    return _Evidence(code, source, hdrs, text, client, low_text, low_client, codes, bare, title, is_html, bool(exc_text))
+    words = frozenset(_WORD.findall(low_text))
+    client_words = words if low_client is low_text else frozenset(_WORD.findall(low_client))
+    return _Evidence(code, source, hdrs, text, client, low_text, low_client, words, client_words, codes, bare, title, is_html,
+                     bool(exc_text))
 
 
 # --- rules ------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Need:
+    """Literals of which a matching text holds at least one, checked cheaply before the expression runs.
+
+    A literal with a whole word inside it (bounded by non-alphanumerics within the literal) is checked by that word's
+    presence in the text's word set (one set operation for all of them); the others by substring search.
+    """
+
+    words: frozenset[str]
+    by_word: dict[str, tuple[str, ...]]  # word -> the literals holding it
+    literals: tuple[str, ...]  # literals without such a word
+
+    def may_match(self, low: str, words: frozenset[str]) -> bool:
+        if not self.words.isdisjoint(words):
+            for word in self.words.intersection(words):  # usually one: then the literal itself is looked for
+                if any(map(low.__contains__, self.by_word[word])):
+                    return True
+        return any(map(low.__contains__, self.literals))
+
+
 @dataclass(frozen=True)
 class _Plan:
     """A rule with its patterns joined into one expression per kind (one search instead of one per pattern)."""
@@ -270,8 +292,8 @@ class _Plan:
     messages: re.Pattern[str] | None
     titles: re.Pattern[str] | None
     exceptions: re.Pattern[str] | None
-    messages_need: tuple[str, ...] | None  # one of these literals must be in the lower-cased text (None: no test)
-    exceptions_need: tuple[str, ...] | None
+    messages_need: _Need | None  # what any text the expression matches must hold (None: no cheap test)
+    exceptions_need: _Need | None
     headers: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...]
 
 
@@ -397,14 +419,25 @@ def _joined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{_lowered(p.pattern)})" for p in patterns))
 
 
-def _needs(patterns: tuple[re.Pattern[str], ...]) -> tuple[str, ...] | None:
+def _inner_word(literal: str) -> str:
+    """The longest word of the literal with a non-alphanumeric on both sides inside it ('' when none)."""
+    inner = [m.group(0) for m in _WORD.finditer(literal) if m.start() > 0 and m.end() < len(literal)]
+    return max(inner, key=len, default="")
+
+
+def _needs(patterns: tuple[re.Pattern[str], ...]) -> _Need | None:
     out: list[str] = []
     for p in patterns:
         need = _required(_lowered(p.pattern))
         if need is None:
             return None
         out.extend(need)
-    return tuple(dict.fromkeys(out))
+    literals = tuple(dict.fromkeys(out))
+    words = {lit: word for lit in literals if (word := _inner_word(lit))}
+    by_word: dict[str, tuple[str, ...]] = {}
+    for lit, word in words.items():
+        by_word[word] = (*by_word.get(word, ()), lit)
+    return _Need(frozenset(by_word), by_word, tuple(lit for lit in literals if lit not in words))
 
 
 _PLANS: dict[int, tuple[Knowledge, tuple[_Plan, ...]]] = {}
@@ -472,14 +505,14 @@ def _match(plan: _Plan, ev: _Evidence) -> _Hit | None:
         found.append(("titles", ev.title))
     if plan.messages is not None:
         need = plan.messages_need
-        if need is not None and not any(n in ev.low_text for n in need):
+        if need is not None and not need.may_match(ev.low_text, ev.words):
             return None
         if plan.messages.search(ev.low_text) is None:
             return None
         found.append(("messages", plan.rule.messages))
     if plan.exceptions is not None:
         need = plan.exceptions_need
-        if not ev.low_client or (need is not None and not any(n in ev.low_client for n in need)):
+        if not ev.low_client or (need is not None and not need.may_match(ev.low_client, ev.client_words)):
             return None
         if plan.exceptions.search(ev.low_client) is None:
             return None
@@ -503,13 +536,46 @@ _CREDENTIAL_VALUE = re.compile(
 )
 
 
+_CREDENTIAL_WORDS = ("key", "auth", "token", "secret", "password", "cookie")
+
+
 def _safe(text: str) -> str:
     """The text with every credential masked: the shared redaction pass, after masking credential-named values."""
-    return redact(_CREDENTIAL_VALUE.sub(lambda m: m.group(1) + "[REDACTED]", text))
+    low = text.lower()
+    if any(map(low.__contains__, _CREDENTIAL_WORDS)):  # every name _CREDENTIAL_VALUE knows holds one of these
+        text = _CREDENTIAL_VALUE.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    return redact(text)
+
+
+_LONG = 8 * 1024  # texts longer than this are redacted around the quoted part only (redaction costs per character)
+_MARGIN = 1500
+
+
+def _around(text: str, start: int, end: int) -> str:
+    """The part of a long text around [start, end) that can be redacted on its own without splitting a secret.
+
+    It is widened to whole words (a key or token holds no space: the normalised text separates words by one space) and
+    then by four more words before it, so a header name or scheme that marks the next word as a secret
+    ("Authorization : Bearer <token>") stays with it.
+    """
+    if len(text) <= _LONG:
+        return text
+    a, b = max(0, start - _MARGIN), min(len(text), end + _MARGIN)
+    for _ in range(5):
+        a = text.rfind(" ", 0, a) if a > 0 else 0
+        if a <= 0:
+            a = 0
+            break
+    after = text.find(" ", b)
+    return text[a : len(text) if after < 0 else after]
 
 
 def _quote(joined: re.Pattern[str] | None, patterns: tuple[re.Pattern[str], ...], haystack: str, label: str) -> str:
-    """Quote the matched phrase with some context, cut from an already redacted copy of the whole text."""
+    """Quote the matched phrase with some context, cut from an already redacted copy of the text around it."""
+    if len(haystack) > _LONG and joined is not None:
+        first = joined.search(haystack.lower())
+        if first is not None:
+            haystack = _around(haystack, *first.span())
     safe = _safe(haystack)  # redact first: a cut made afterwards can only cut a mask, never leave part of a key
     low = safe.lower()
     m = joined.search(low) if joined is not None and len(low) == len(safe) else None
@@ -554,7 +620,8 @@ def _seen(ev: _Evidence) -> str:
 
 
 def _first_words(ev: _Evidence) -> str:
-    safe = _safe(_TAG.sub(" ", ev.text) if ev.is_html else ev.text)  # the whole text masked before it is cut
+    text = _around(ev.text, 0, 4000)
+    safe = _safe(_TAG.sub(" ", text) if ev.is_html else text)  # masked before it is cut
     return _SPACE.sub(" ", safe).strip()[:160]
 
 
@@ -563,8 +630,16 @@ _GATEWAY_HINTS = re.compile(  # searched in lower-cased text
     r"provider returned error|\"raw\"\s*:|'raw'\s*:|\bprovider_name\b|iserrorupstreamfault|litellm|one[-_]api|new[-_]api|"
     r"\(request id: |upstream (?:connect )?error|no healthy upstream|\bupstream_error\b|\bportkey\b|ai gateway"
 )
+_GATEWAY_NEED = _needs((_GATEWAY_HINTS,))
 _EDGE_HEADERS = ("cf-ray", "cf-mitigated", "x-vercel-mitigated", "x-amz-cf-id", "x-akamai-transformed", "akamai-grn")
 _PROXY_HEADERS = ("x-squid-error", "proxy-authenticate", "x-zscaler-transaction", "x-bluecoat-via")
+
+
+def _gateway_hinted(ev: _Evidence) -> bool:
+    need = _GATEWAY_NEED
+    if need is not None and not need.may_match(ev.low_text, ev.words):
+        return False
+    return _GATEWAY_HINTS.search(ev.low_text, 0, 20000) is not None
 
 
 def _responder(default: str, ev: _Evidence) -> str:
@@ -572,7 +647,7 @@ def _responder(default: str, ev: _Evidence) -> str:
         return default
     if any(h in ev.headers for h in _PROXY_HEADERS) or "squid" in ev.headers.get("via", "").lower():
         return "proxy"
-    if _GATEWAY_HINTS.search(ev.low_text, 0, 20000) or any(h.startswith(("x-litellm", "x-portkey", "x-kong", "x-envoy")) for h in ev.headers):
+    if _gateway_hinted(ev) or any(h.startswith(("x-litellm", "x-portkey", "x-kong", "x-envoy")) for h in ev.headers):
         return "gateway"
     if ev.is_html and (any(h in ev.headers for h in _EDGE_HEADERS) or ev.headers.get("server", "").lower() in ("cloudflare", "akamaighost")):
         return "edge"
