@@ -177,6 +177,23 @@ def test_wrapped_error_names_the_innermost_refusal_and_the_hop() -> None:
     assert (d.cause, d.responder) == ("unsupported_region", "gateway")
 
 
+@pytest.mark.parametrize(("status", "headers", "body", "exception", "responder"), [
+    (401, {}, '{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}', None, "provider"),
+    (None, {}, "", "openai.PermissionDeniedError: Error code: 403 - {'error': {'code': 'unsupported_country_region_territory'}}", "provider"),
+    (403, {"server": "cloudflare", "cf-ray": "8a1-AMS"}, "<html><head><title>Just a moment...</title></head></html>", None, "edge"),
+    (None, {}, "Error code 521 Web server is down", None, "edge"),  # the edge answered for an origin that failed
+    (403, {"x-squid-error": "ERR_ACCESS_DENIED 0"}, "<html><title>ERROR</title></html>", None, "proxy"),
+    (200, {}, "<html><head><title>Hotel Wi-Fi</title></head></html>", None, "proxy"),
+    (503, {"server": "envoy"}, "upstream connect error or disconnect/reset before headers", None, "gateway"),
+    (500, {"x-litellm-call-id": "1"}, '{"error":{"message":"litellm.InternalServerError: boom"}}', None, "gateway"),
+    (None, {}, "", "httpx.ConnectError: [Errno 111] Connection refused", "client"),
+    (None, {}, "", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "client"),
+    (None, {}, "", "httpx.LocalProtocolError: Illegal header value b'Bearer sk-abc\\n'", "client"),
+])
+def test_responder_names_the_hop_that_answered(status, headers, body, exception, responder) -> None:  # type: ignore[no-untyped-def]
+    assert classify(status, headers, body, exception).responder == responder
+
+
 def test_an_exception_reads_like_the_same_text_as_a_body() -> None:
     """Status unknown and only an exception: it must score as the same text handed over as a body does."""
     pasted = [c for c in load_corpus(DEV) if c.kind == "exception-only"]
