@@ -207,7 +207,9 @@ def test_status_named_in_the_text_is_read() -> None:
     for text, status in (("openai.PermissionDeniedError: Error code: 403 - {'error': {}}", 403), ("Error: 429 Rate limit reached", 429),
                          ("Request failed with status code 401", 401), ("HTTP/1.1 502 Bad Gateway", 502),
                          ("Server responded with status 429", 429), ("503 Service Unavailable", 503),
-                         ("openai.RateLimitError: You exceeded your current quota", 429), ("ConnectError: [Errno 111] refused", None)):
+                         ("openai.RateLimitError: You exceeded your current quota", 429), ("ConnectError: [Errno 111] refused", None),
+                         ('"HTTP/1.1 200 OK"\n"HTTP/1.1 429 Too Many Requests"', 429),  # the earlier 200 in the log is not it
+                         ("Error: AccessDenied: The request is not authorized, HTTP status: Unauthorized", 401)):
         d = classify(None, {}, "", text)
         assert (d.status, d.status_source) == (status, "text" if status else ""), text
 

@@ -203,7 +203,8 @@ def _status_from_text(*texts: str) -> int | None:
         low = text.lower()
         for pattern in _STATUS_IN_TEXT:
             for m in pattern.finditer(low):
-                if not (m.start() and low[m.start() - 1].isalnum()):
+                # a 1xx or 2xx in a pasted log is an earlier exchange that went fine, not the refusal
+                if not (m.start() and low[m.start() - 1].isalnum()) and m.group(1) >= "300":
                     return int(m.group(1))
     for text in texts:
         word = _STATUS_WORD.search(text.lower()) if text else None
