@@ -179,6 +179,9 @@ def test_wrapped_error_names_the_innermost_refusal_and_the_hop() -> None:
 
 @pytest.mark.parametrize(("status", "headers", "body", "exception", "responder"), [
     (401, {}, '{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}', None, "provider"),
+    # OpenAI's own answers pass its Envoy and Cloudflare: those headers alone name no other hop
+    (401, {"x-envoy-upstream-service-time": "12", "cf-ray": "8a1-AMS", "server": "cloudflare"},
+     '{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}', None, "provider"),
     (None, {}, "", "openai.PermissionDeniedError: Error code: 403 - {'error': {'code': 'unsupported_country_region_territory'}}", "provider"),
     (403, {"server": "cloudflare", "cf-ray": "8a1-AMS"}, "<html><head><title>Just a moment...</title></head></html>", None, "edge"),
     (None, {}, "Error code 521 Web server is down", None, "edge"),  # the edge answered for an origin that failed

@@ -648,7 +648,7 @@ def _responder(default: str, ev: _Evidence) -> str:
         return default
     if any(h in ev.headers for h in _PROXY_HEADERS) or "squid" in ev.headers.get("via", "").lower():
         return "proxy"
-    if _gateway_hinted(ev) or any(h.startswith(("x-litellm", "x-portkey", "x-kong", "x-envoy")) for h in ev.headers):
+    if _gateway_hinted(ev) or any(h.startswith(("x-litellm", "x-portkey", "x-kong")) for h in ev.headers):
         return "gateway"
     if ev.is_html and (any(h in ev.headers for h in _EDGE_HEADERS) or ev.headers.get("server", "").lower() in ("cloudflare", "akamaighost")):
         return "edge"
