@@ -290,6 +290,7 @@ class _Plan:
     rule: Rule
     statuses: frozenset[int]
     codes: tuple[str, ...]
+    code_set: frozenset[str]
     messages: re.Pattern[str] | None
     titles: re.Pattern[str] | None
     exceptions: re.Pattern[str] | None
@@ -450,7 +451,7 @@ def _plans(kb: Knowledge) -> tuple[_Plan, ...]:
         return cached[1]
     plans = tuple(
         _Plan(
-            cause.id, rule, frozenset(rule.statuses), rule.codes, _joined(rule.messages), _joined(rule.titles),
+            cause.id, rule, frozenset(rule.statuses), rule.codes, frozenset(rule.codes), _joined(rule.messages), _joined(rule.titles),
             _joined(rule.exceptions), _needs(rule.messages), _needs(rule.exceptions),
             tuple((re.compile(name), value) for name, value in rule.headers),
         )
@@ -480,14 +481,14 @@ def _match(plan: _Plan, ev: _Evidence) -> _Hit | None:
         if ev.status is not None:
             found.append(("statuses", ev.status))
     if plan.codes:
-        hit = next((c for c in plan.codes if c in ev.codes), None)
-        if hit is not None:
+        if not plan.code_set.isdisjoint(ev.codes):
+            hit = next(c for c in plan.codes if c in ev.codes)
             found.append(("codes", ev.codes[hit]))
-        else:
-            hit = next((c for c in plan.codes if c in ev.bare), None)
-            if hit is None:
-                return None
+        elif not plan.code_set.isdisjoint(ev.bare):
+            hit = next(c for c in plan.codes if c in ev.bare)
             found.append(("named", ev.bare[hit]))
+        else:
+            return None
     if plan.headers:
         header_hit = None
         for name_re, value_re in plan.headers:
