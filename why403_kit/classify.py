@@ -18,6 +18,7 @@ signals were and whether another cause came close. It never raises.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -131,7 +132,6 @@ class _Evidence:
     bare: dict[str, str]  # normalized -> as written (identifiers named anywhere in the text)
     title: str
     is_html: bool
-    has_exception: bool
 
 
 def _bounded(value: Any) -> str:
@@ -142,8 +142,6 @@ def _bounded(value: Any) -> str:
     elif isinstance(value, bytes | bytearray):
         value = bytes(value[: MAX_TEXT + 1]).decode("utf-8", "replace")
     elif isinstance(value, dict | list):
-        import json
-
         value = json.dumps(value, default=str)
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_TEXT:
@@ -257,8 +255,7 @@ def _gather(status: Any, headers: Any, body: Any, exception: Any) -> _Evidence:
     low_client = low_text if client is text else client.lower()
     words = frozenset(_WORD.findall(low_text))
     client_words = words if low_client is low_text else frozenset(_WORD.findall(low_client))
-    return _Evidence(code, source, hdrs, text, client, low_text, low_client, words, client_words, codes, bare, title, is_html,
-                     bool(exc_text))
+    return _Evidence(code, source, hdrs, text, client, low_text, low_client, words, client_words, codes, bare, title, is_html)
 
 
 # --- rules ------------------------------------------------------------------------------------------------------------
