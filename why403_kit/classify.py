@@ -473,7 +473,7 @@ def _match(plan: _Plan, ev: _Evidence) -> _Hit | None:
     """A hit when every condition of the rule holds."""
     found: list[tuple[str, Any]] = []
     if plan.statuses:
-        if (ev.status or 0) not in plan.statuses:  # 0: no status received nor named ("none" in the knowledge base)
+        if (ev.status or 0) not in plan.statuses:  # 0 stands for no status: none received, none named
             return None
         if ev.status is not None:
             found.append(("statuses", ev.status))

@@ -70,20 +70,6 @@ def _patterns(values: list[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(v, re.IGNORECASE) for v in values)
 
 
-def _statuses(values: list[Any]) -> tuple[int, ...]:
-    """Statuses as integers; a class such as "5xx" stands for the hundred codes it names, "none" (0) for no status at all."""
-    out: list[int] = []
-    for value in values:
-        text = str(value).strip().lower()
-        if text == "none":
-            out.append(0)
-        elif len(text) == 3 and text.endswith("xx") and text[0].isdigit():
-            out.extend(range(int(text[0]) * 100, int(text[0]) * 100 + 100))
-        else:
-            out.append(int(text))
-    return tuple(out)
-
-
 def _rule(raw: dict[str, Any]) -> Rule:
     headers: list[tuple[str, re.Pattern[str] | None]] = []
     for spec in raw.get("headers", []):
@@ -95,7 +81,7 @@ def _rule(raw: dict[str, Any]) -> Rule:
         titles=_patterns(raw.get("titles", [])),
         headers=tuple(headers),
         exceptions=_patterns(raw.get("exceptions", [])),
-        statuses=_statuses(raw.get("statuses", [])),
+        statuses=tuple(int(s) for s in raw.get("statuses", [])),
         priority=int(raw.get("priority", 0)),
         responder=str(raw.get("responder", "")),
     )
