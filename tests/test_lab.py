@@ -108,5 +108,5 @@ def test_scenario_ids_are_cause_ids_and_the_old_name_still_works(lab: Lab, capsy
     with pytest.raises(LabError, match="unknown lab scenario 'no_such'"):
         lab.url("no_such")
     assert main(["lab", "--list"]) == 0
-    listed = capsys.readouterr().out.split()
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]  # under the header and its dashes
     assert listed == list(SCENARIOS) and "ok" in listed and "healthy" not in listed

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "why403_kit"
 
 # Lowest first. Each entry is the top-level module or package under why403_kit; "" is the package's __init__.
 LAYERS: list[set[str]] = [
-    {"errors", "_secret", "redact"},  # no dependency but each other
+    {"errors", "_secret", "redact", "_resources"},  # no dependency but each other (_resources: the shipped notebooks)
     {"knowledge"},                    # validated TOML
     {"model"},                        # the records
     {"classify"},                     # one answer -> a diagnosis

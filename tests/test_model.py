@@ -70,3 +70,16 @@ def test_a_secret_from_the_wire_is_masked_in_every_record() -> None:
                   error=f"boom {CANARY}")
     assert CANARY not in json.dumps(ex.to_dict())
     assert CANARY not in Finding("credentials", "live", "fail", evidence=f"sent {CANARY}").evidence
+
+
+def test_a_target_remembers_which_variable_its_key_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from why403_kit import Target
+
+    monkeypatch.setenv("MY_TEAM_KEY", "")
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert Target.from_env(api_key_env="MY_TEAM_KEY").key_env == "MY_TEAM_KEY"
+    assert Target.from_env().key_env == "OPENAI_API_KEY"
+    assert Target.from_env(api_key=Secret("")).key_env == ""  # given directly (a widget's field): no variable to name
+    saved = Target.from_env(api_key_env="MY_TEAM_KEY").to_dict()
+    assert saved["key_env"] == "MY_TEAM_KEY" and Target.from_dict(saved).key_env == "MY_TEAM_KEY"

@@ -109,5 +109,5 @@ def test_cli_classify_redacts() -> None:
 
     proc = subprocess.run([sys.executable, "-m", "why403_kit", "classify"], input=json.dumps({"status": 401, "body": body}),
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and CANARY not in proc.stdout
+    assert proc.returncode == 1 and CANARY not in proc.stdout  # 1: a refusal was found
     assert json.loads(proc.stdout)["cause"] == "invalid_api_key"

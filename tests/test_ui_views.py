@@ -92,4 +92,4 @@ def test_headroom_and_plots_read_rate_limit_headers() -> None:
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert "25%" in labels  # 7500 of 30000 tokens left
     fig2 = backoff_figure(headers)
-    assert any("Retry-After = 3 s" in t.get_text() for t in fig2.axes[0].get_legend().get_texts())
+    assert any("first retry after 3 s (Retry-After 3)" in t.get_text() for t in fig2.axes[0].get_legend().get_texts())

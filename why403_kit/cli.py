@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from . import knowledge
+from ._resources import write_notebooks
 from ._secret import Secret
 from .classify import classify
 from .errors import ExportError, InputError
@@ -17,7 +19,8 @@ from .lab import NOT_PLAYED, SCENARIOS, Lab, scenario_id
 from .model import Report, Target
 from .redact import redact
 from .render import FORMATS, render, table, to_json, write_bundle
-from .runner import diagnose
+from .render.text import StepProgress, use_colour
+from .runner import Hooks, diagnose
 
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
@@ -41,7 +44,13 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
         import getpass
 
         target.api_key = Secret(getpass.getpass("API key (hidden): "))
-    report = diagnose(target)
+        target.key_env = ""
+    progress = StepProgress(sys.stderr, colour=use_colour(sys.stderr)) if _is_tty(sys.stderr) else None
+    try:
+        report = diagnose(target, hooks=Hooks(progress.on_step_start, progress.on_findings) if progress else None)
+    finally:
+        if progress:
+            progress.close()
     print(render(report, a.format))
     if a.out:
         for path in write_bundle(report, a.out):
@@ -50,23 +59,26 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 
 
 def _cmd_classify(a: argparse.Namespace) -> int:
+    """Classify one answer or a list of them; exit 0 when every one is ``ok``, 1 when any is a refusal."""
     raw = sys.stdin.read(16 << 20)
     try:
         data = json.loads(raw)
     except ValueError as err:
         raise InputError(f"stdin is not JSON: {err}") from None
     items = data if isinstance(data, list) else [data]
-    if not all(isinstance(i, dict) for i in items):
-        raise InputError("expected an object {status, headers, body, exception} or a list of them")
-    out = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")).to_dict() for i in items]
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise InputError("expected an object {status, headers, body, exception} or a non-empty list of them")
+    found = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")) for i in items]
+    out = [d.to_dict() for d in found]
     print(to_json(out if isinstance(data, list) else out[0]))
-    return 0
+    return 0 if all(d.cause == "ok" for d in found) else 1
 
 
 def _cmd_lab(a: argparse.Namespace) -> int:
     if a.list:
-        for name in SCENARIOS:
-            print(name)
+        kb = knowledge.load()
+        rows = [[name, kb.cause_or_unknown(name).title] for name in SCENARIOS]
+        print(table(rows, ["scenario", "what it plays"], long_columns={"what it plays"}))
         return 0
     lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)  # LabError (bad input, exit 2) for an unknown scenario or a busy port
     print(f"lab serving scenario {lab.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
@@ -87,10 +99,20 @@ def demo_rows(lab: Lab) -> list[list[str]]:
 def _cmd_demo(a: argparse.Namespace) -> int:
     with Lab() as lab:
         rows = demo_rows(lab)
-    print(table(rows, ["scenario", "verdict", "right?", "fix"]))
+    # The scenario is the cause it plays: the verdict needs a column only where it differs.
+    shown = [[name, "yes" if right == "yes" else f"NO: {verdict}", fix] for name, verdict, right, fix in rows]
+    print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour()))
     print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause. Not played: "
           + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
+
+
+def _cmd_notebooks(a: argparse.Namespace) -> int:
+    """Copy the shipped notebooks into a directory (kept when they exist, unless --force) and say how to open them."""
+    for path, what in write_notebooks(a.out, force=a.force):
+        print(f"{what} {path}")
+    print(f"open them with: jupyter lab {a.out}", file=sys.stderr)
+    return 0
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
@@ -102,6 +124,8 @@ def _cmd_export(a: argparse.Namespace) -> int:
             raise InputError("--report and --notebook apply to 'export runbook' only")
         path = export_faq(a.out)
     else:
+        if _is_tty(sys.stderr):  # the one step that takes a while: a kernel runs the whole runbook
+            print("why403: running the runbook notebook in a kernel (takes some seconds)…", file=sys.stderr, flush=True)
         path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario)
     print(path)
     return 0
@@ -161,12 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     lab.set_defaults(func=_cmd_lab)
     demo = sub.add_parser("demo", help="start the lab and diagnose every scenario")
     demo.set_defaults(func=_cmd_demo)
+    nb = sub.add_parser("notebooks", help="write the notebooks into a directory (then: jupyter lab DIR)")
+    nb.add_argument("--out", required=True, help="directory to write the notebooks into (created when missing)")
+    nb.add_argument("--force", action="store_true", help="overwrite notebooks that already exist there")
+    nb.set_defaults(func=_cmd_notebooks)
     ex = sub.add_parser("export", help="write the runbook or the FAQ as one self-contained HTML page (opens offline)")
     ex.add_argument("document", choices=["runbook", "faq"])
     ex.add_argument("--out", required=True, help="directory to write runbook.html or faq.html into")
     ex.add_argument("--report", help="runbook: replay this report.json (why403 diagnose --out) instead of running the lab")
     ex.add_argument("--scenario", default="edge_block", help="runbook: lab scenario to run the runbook against (default edge_block)")
-    ex.add_argument("--notebook", help="runbook: the runbook notebook (default notebooks/02_runbook.ipynb)")
+    ex.add_argument("--notebook", help="runbook: the runbook notebook (default: the one shipped with why403-kit)")
     ex.set_defaults(func=_cmd_export)
     tr = sub.add_parser("triage", help="group the refusals in a HAR, JSON Lines or log file by cause (offline)")
     tr.add_argument("file", help="HAR, JSON Lines, JSON array or log file ('-' = stdin)")
@@ -177,11 +205,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _prepare_streams() -> None:
+    """Pipes and files are read and written as UTF-8 (JSON is UTF-8); a terminal keeps its encoding but never fails
+    on a character."""
+    import io
+
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper):  # replaced (pytest's capture, Jupyter): leave it alone
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if _is_tty(stream):
+                stream.reconfigure(errors="replace")
+            else:
+                stream.reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _prepare_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         result: Any = args.func(args)
+        sys.stdout.flush()
         return int(result or 0)
     except InputError as err:
         print(f"why403: {err}", file=sys.stderr)
@@ -193,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(err.code or 0) if isinstance(err.code, int) else 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `why403 … | head`: the reader left; say nothing more, and no traceback at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

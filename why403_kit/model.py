@@ -47,6 +47,7 @@ class Target:
     timeout: float = 10.0
     pasted_request: str = field(default="", repr=False)  # a curl command, raw headers or HAR entry from the user's app
     key_hint: str = field(default="", repr=False)  # what a saved report said of its key; a target rebuilt from one holds no key
+    key_env: str = ""  # the environment variable the key was read from ('' when it was given otherwise), named in advice
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret):
@@ -81,12 +82,16 @@ class Target:
         name = api_key_env or ("AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY")
         values: dict[str, Any] = {
             "api_key": Secret(env.get(name, "")),
+            "key_env": name,
             "base_url": env.get("OPENAI_BASE_URL") or (env["AZURE_OPENAI_ENDPOINT"].rstrip("/") + "/openai" if azure else OPENAI_BASE),
             "organization": env.get("OPENAI_ORG_ID", ""),
             "project": env.get("OPENAI_PROJECT_ID", ""),
             "api_version": env.get("OPENAI_API_VERSION", ""),
         }
-        values.update({k: v for k, v in overrides.items() if v not in (None, "")})
+        given = {k: v for k, v in overrides.items() if v not in (None, "")}
+        if "api_key" in given:  # the key did not come from the variable: advice must not name it
+            values["key_env"] = ""
+        values.update(given)
         return cls(**values)
 
     @property

@@ -69,7 +69,8 @@ def decide(findings: Collection[Finding]) -> Verdict:
             return Verdict(c.id, c.summary, c.fix, c.title, 0.5)  # nothing failed, but nothing was asked of the API either
         best = min(accepted, key=order)
         c = kb.cause("ok")
-    return Verdict(c.id, c.summary, c.fix, c.title, best.confidence, best.step, best.check, best.http_status, best.responder)
+    # The deciding finding's own fix when it has one: it may name what this run saw (the variable the key was read from).
+    return Verdict(c.id, c.summary, best.fix or c.fix, c.title, best.confidence, best.step, best.check, best.http_status, best.responder)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -15,6 +15,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from .. import knowledge
+from .._resources import notebook_path
 from ..errors import ExportError, InputError
 from ..lab import SCENARIOS, scenario_id
 from ..model import Report
@@ -41,14 +42,8 @@ def emit_report(namespace: Mapping[str, Any]) -> None:
 
 
 def default_notebook(name: str = RUNBOOK) -> Path:
-    """Where the shipped notebook is: the source checkout's ``notebooks/``, else ``./notebooks`` or ``.``.
-
-    The last two cover a non-editable install (Binder) whose kernel runs inside ``notebooks/``.
-    """
-    for candidate in (Path(__file__).resolve().parents[2] / "notebooks" / name, Path.cwd() / "notebooks" / name, Path.cwd() / name):
-        if candidate.is_file():
-            return candidate
-    raise InputError(f"cannot find notebooks/{name}; pass --notebook PATH")
+    """The notebook shipped with the package (the source checkout's ``notebooks/`` in an editable install)."""
+    return notebook_path(name)
 
 
 def load_report(report: Report | Mapping[str, Any] | str | Path) -> Report:

@@ -31,6 +31,9 @@ def lint_key(t: Target) -> list[Finding]:
     key = t.api_key.reveal() if t.api_key else ""
     s = "credentials"
     if not key:
+        if t.key_env:  # name the variable the user chose, not the default one the advice is written for
+            advice = fix("missing_api_key").replace("OPENAI_API_KEY", t.key_env)
+            return [Finding(s, "key present", "fail", "missing_api_key", f"the environment variable {t.key_env} is empty or unset", advice)]
         return [Finding(s, "key present", "fail", "missing_api_key", "no key was given (value, prompt or environment variable)", fix("missing_api_key"))]
     out: list[Finding] = []
     problems = key_value_problems(key)

@@ -37,7 +37,11 @@ def support_bundle(report: Report) -> dict[str, Any]:
 
 
 def bundle_markdown(report: Report, bundle: dict[str, Any]) -> str:
-    lines = [f"# why403 support bundle ({bundle['generated_utc']})", "", report_markdown(report)]
+    lines = [f"# why403 support bundle ({bundle['generated_utc']})", "", report_markdown(report), ""]
+    ids = [f"- request id `{i}`" for i in bundle["request_ids"]] + [f"- cf-ray `{r}`" for r in bundle["cf_rays"]]
+    if ids:
+        lines += ["## Ids to quote", "", "Give these to the provider's support (or the CDN's, for a cf-ray): they find the exact "
+                  "requests in their logs with them.", "", *ids]
     lines += ["", "Reproduce (reads the key from the environment):", "", "```", str(bundle["reproduce"]), "```", ""]
     return redact("\n".join(lines))
 
