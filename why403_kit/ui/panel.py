@@ -4,8 +4,9 @@ The panel holds no logic of its own: it builds a :class:`Target`, calls :func:`d
 worker thread (so the kernel stays responsive) and renders the :class:`Report` it gets back.
 
 In training mode (``Panel(training=classroom)``, or ``board.panel()`` on the training board) the lab picker lists
-the class's mysteries by number, the target is the mystery's opaque URL, and the panel shows the evidence without
-the verdict, the causes or the fixes: the board checks the trainee's answer.
+the class's mysteries by number, the target is the mystery's opaque URL, and the panel shows the step lines and what
+the wire answered, never the verdict, the checks' interpretations, the causes or the fixes: the board checks the
+trainee's answer.
 
 The key never stays in widget state. The Password field syncs only on Enter or blur
 (``continuous_update=False``); the moment a value arrives it is moved into a :class:`Secret`
@@ -34,7 +35,7 @@ from ..lab import SCENARIOS, Classroom, scenario_id, shared_lab
 from ..model import Finding, Report, Target
 from ..redact import redact
 from ..render.bundle import write_bundle
-from ..render.html import findings_html, status_words, verdict_html
+from ..render.html import exchanges_html, findings_html, status_words, verdict_html
 from ..render.theme import PALETTE, WORST_COLOUR
 from ..runner import Hooks, diagnose, step_ids
 
@@ -51,7 +52,6 @@ _CSS = ("<style>.why403-panel .why403-run-step{border:1px solid #9ca3af;border-r
         "box-shadow:0 1px 2px rgba(0,0,0,.12);cursor:pointer}"
         ".why403-panel .why403-run-step:hover:enabled{background:#f3f4f6;border-color:#6b7280}"
         ".why403-panel .why403-run-step:disabled{box-shadow:none;opacity:.6}</style>")
-TRAINING_COLUMNS = ["step", "check", "status", "evidence", "ids"]  # no cause, no 'answered by': that is the trainee's work
 
 
 def _auto() -> widgets.Layout:
@@ -272,7 +272,7 @@ class Panel(widgets.VBox):
             report = diagnose(target, steps=steps, hooks=hooks)
             self.report = report
             self.verdict.value = self._verdict_box(report)
-            self.findings.value = self._table(report.findings)
+            self.findings.value = self._table(report.findings, report)
             self.message.value = (f"<span style='color:{PALETTE['subtle']};font-size:12px'>{len(report.findings)} findings in "
                                   f"{report.elapsed_ms:.0f} ms</span>")
         except Exception as err:  # noqa: BLE001 - a callback's error must land in the panel, not a lost log
@@ -306,9 +306,11 @@ class Panel(widgets.VBox):
                     "below and give your answer on the training board.</div>")
         return verdict_html(report.verdict if report is not None else None, running=running)
 
-    def _table(self, findings: list[Finding] | tuple[Finding, ...]) -> str:
-        if self.training is not None:
-            return findings_html(findings, columns=TRAINING_COLUMNS, fixes=False)
+    def _table(self, findings: list[Finding] | tuple[Finding, ...], report: Report | None = None) -> str:
+        if self.training is not None:  # the checks' sentences interpret (they may name a cause): show what the wire said
+            if report is None:
+                return "<p><em>Running the checks…</em></p>"
+            return exchanges_html(report.exchanges, report.target.base_url)
         return findings_html(findings)
 
     def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
