@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from .. import knowledge
 from ..errors import InputError
 from ..lab import shared_lab
 from ..model import Finding, Report, Target
@@ -82,9 +81,8 @@ class Runbook:
 
     def show(self, step: str) -> View:
         """Run one step and show its result in words, its findings table (ids included) and each cause's fix once."""
-        found = self.run_step(step)
-        title = knowledge.load().step(step).title
-        return findings_view(found, columns=STEP_COLUMNS, group=False, heading=f"<p><b>{title}</b>: {status_words(found)}</p>")
+        found = self.run_step(step)  # the section's heading names the step: the view says only how it went
+        return findings_view(found, columns=STEP_COLUMNS, group=False, heading=f"<p><b>Result:</b> {status_words(found)}</p>")
 
     def show_verdict(self) -> View:
         return verdict_view(self.report.verdict)
