@@ -48,9 +48,9 @@ def _wide() -> widgets.Layout:
 
 _STYLE = {"description_width": "150px"}
 # Step buttons are actions: a border, a raised look and a hover state (ipywidgets' default is a flat grey chip).
-_CSS = ("<style>.why403-panel .why403-run-step{border:1px solid #9ca3af;border-radius:4px;background:#ffffff;"
+_CSS = (f"<style>.why403-panel .why403-run-step{{border:1px solid {PALETTE['idle']};border-radius:4px;background:{PALETTE['white']};"
         "box-shadow:0 1px 2px rgba(0,0,0,.12);cursor:pointer}"
-        ".why403-panel .why403-run-step:hover:enabled{background:#f3f4f6;border-color:#6b7280}"
+        f".why403-panel .why403-run-step:hover:enabled{{background:{PALETTE['th-bg']};border-color:{PALETTE['muted']}}}"
         ".why403-panel .why403-run-step:disabled{box-shadow:none;opacity:.6}</style>")
 
 
