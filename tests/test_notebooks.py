@@ -96,7 +96,7 @@ def test_runbook_verdict_box_fills_in(workdir: Path) -> None:
     nb = execute(workdir / "02_runbook.ipynb")
     box = next(c for c in nb.cells if "verdict_box = display" in c.source)
     html = box.outputs[0]["data"]["text/html"]
-    assert "<code>proxy_block</code>" in html and "Fix:" in html
+    assert "<code class=\"why403-id\">proxy_block</code>" in html and "Fix:" in html
     text = outputs_text(nb)
     import why403_kit.knowledge as kb
 
@@ -112,7 +112,7 @@ def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Pat
                                kernel_name="python3", cwd=str(workdir), progress_bar=False, store_widget_state=False)
     nb = nbformat.read(out, as_version=4)
     assert nb.metadata.papermill.parameters == {"lab_scenario": "quota_exceeded"}  # no secret is ever a parameter
-    assert "<code>quota_exceeded</code>" in outputs_text(nb)
+    assert "why403-id\\\">quota_exceeded</code>" in outputs_text(nb)  # outputs_text is JSON: quotes escaped
     assert_no_canary(out)
 
     # Replay: a report saved by `why403 diagnose --out` renders without probing anything.
@@ -127,4 +127,24 @@ def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Pat
     replay = workdir / "replay-out.ipynb"
     papermill.execute_notebook(str(workdir / "02_runbook.ipynb"), str(replay), parameters={"report_path": str(saved), "use_lab": False},
                                kernel_name="python3", cwd=str(workdir), progress_bar=False)
-    assert "<code>ip_not_allowed</code>" in outputs_text(nbformat.read(replay, as_version=4))
+    assert "why403-id\\\">ip_not_allowed</code>" in outputs_text(nbformat.read(replay, as_version=4))
+
+
+def test_training_notebook_run_all_answers_nothing(workdir: Path) -> None:
+    """What a trainer sees after Run All: mystery #1 and its evidence under an opaque URL, no answer, no score."""
+    from tests.test_classroom import named_causes, provider_says
+    from why403_kit.lab import deal
+
+    nb = execute(workdir / "04_training_lab.ipynb")
+    assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    seed = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    first = deal(int(seed.source.split("class_seed =")[1].split()[0]), 1)[0]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    shown = [m["state"]["value"] for m in state.values() if m["model_name"] == "HTMLModel"]
+    shown += [m["state"].get("description", "") for m in state.values() if m["model_name"] == "ButtonModel"]
+    text = "\n".join(shown) + outputs_text(nb)
+    assert "Mystery #1" in text and "/t/" in text and "/s/" not in text
+    assert "Evidence for mystery #1" in text and "<table" in text
+    assert named_causes(text) <= provider_says(first), first  # the cause is nowhere, unless the lab's own answer says it
+    for giveaway in ("Right", "Not quite", "Score", "points"):
+        assert giveaway not in text

@@ -15,7 +15,7 @@ from ._resources import write_notebooks
 from ._secret import Secret
 from .classify import classify
 from .errors import ExportError, InputError
-from .lab import NOT_PLAYED, SCENARIOS, Lab, scenario_id
+from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
 from .model import Report, Target
 from .redact import redact
 from .render import FORMATS, render, table, to_json, write_bundle
@@ -80,11 +80,32 @@ def _cmd_lab(a: argparse.Namespace) -> int:
         rows = [[name, kb.cause_or_unknown(name).title] for name in SCENARIOS]
         print(table(rows, ["scenario", "what it plays"], long_columns={"what it plays"}))
         return 0
+    if a.answer_key:
+        from .lab import Classroom
+
+        if a.count < 1:
+            raise InputError("--count must be at least 1")
+        with Lab(port=a.port) as quiet_lab:
+            path = Classroom(quiet_lab, a.seed).write_answer_key(a.answer_key, a.count)
+        print(f"wrote the answer key for seed {a.seed} ({a.count} mysteries) to {path}: for the trainer only")
+        return 0
     lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)  # LabError (bad input, exit 2) for an unknown scenario or a busy port
-    print(f"lab serving scenario {lab.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
+    print(lab_banner(lab), flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a lab is meant to stop
         lab.serve_forever()
     return 0
+
+
+def lab_banner(lab: Lab) -> str:
+    """What `why403 lab` prints: where each scenario answers, both listeners, and that any key works."""
+    lines = [f"lab serving scenario {lab.scenario!r} at {lab.base_url}",
+             f"  other scenarios: {lab.origin}/s/<scenario>/v1   (why403 lab --list)",
+             f"  TLS listener: {lab.tls_origin}/v1 (a self-signed certificate, as an intercepting proxy presents)",
+             f"  IP echo: {lab.ip_echo_url}",
+             "  any key works: the lab never checks a key's value, only whether and how one is sent, e.g.",
+             f"  OPENAI_API_KEY={LAB_KEY} why403 diagnose --base-url {lab.base_url}",
+             "  Ctrl-C stops it."]
+    return "\n".join(lines)
 
 
 def demo_rows(lab: Lab) -> list[list[str]]:
@@ -118,15 +139,19 @@ def _cmd_notebooks(a: argparse.Namespace) -> int:
 def _cmd_export(a: argparse.Namespace) -> int:
     """Write the runbook or the FAQ as one self-contained HTML page and print its path."""
     from .export import export_faq, export_runbook
+    from .export.progress import terminal_progress
 
-    if a.document == "faq":
-        if a.report or a.notebook:
-            raise InputError("--report and --notebook apply to 'export runbook' only")
-        path = export_faq(a.out)
-    else:
-        if _is_tty(sys.stderr):  # the one step that takes a while: a kernel runs the whole runbook
-            print("why403: running the runbook notebook in a kernel (takes some seconds)…", file=sys.stderr, flush=True)
-        path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario)
+    progress = terminal_progress(sys.stderr)  # a status line on a terminal; nothing in a pipe or a log
+    try:
+        if a.document == "faq":
+            if a.report or a.notebook:
+                raise InputError("--report and --notebook apply to 'export runbook' only")
+            path = export_faq(a.out, progress=progress)
+        else:
+            path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     print(path)
     return 0
 
@@ -182,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--scenario", default="ok", type=scenario_id, help="a cause id (see --list); 'healthy' is read as 'ok'")
     lab.add_argument("--latency-ms", type=float, default=0.0)
     lab.add_argument("--list", action="store_true", help="list the scenarios")
+    lab.add_argument("--answer-key", metavar="FILE", help="trainers: write the answer key of a class's mysteries (.md, .csv or .json) and exit")
+    lab.add_argument("--seed", type=int, default=2026, help="with --answer-key: the class's seed (the notebook's class_seed)")
+    lab.add_argument("--count", type=int, default=20, help="with --answer-key: how many mysteries (default 20)")
     lab.set_defaults(func=_cmd_lab)
     demo = sub.add_parser("demo", help="start the lab and diagnose every scenario")
     demo.set_defaults(func=_cmd_demo)

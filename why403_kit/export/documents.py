@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +72,44 @@ def _inject(nb: NotebookNode, params: Mapping[str, Any]) -> None:
     nb.cells.insert(at, cell)
 
 
-def execute_notebook(path: Path, params: Mapping[str, Any], *, timeout: int = 180, kernel_name: str = "") -> NotebookNode:
-    """Run a notebook headless with parameters; widget state is not stored (and is scrubbed anyway)."""
+Progress = Callable[[str], None]  # told what an export is doing, a few times a second at most
+
+
+def execute_notebook(path: Path, params: Mapping[str, Any], *, timeout: int = 180, kernel_name: str = "",
+                     progress: Progress | None = None) -> NotebookNode:
+    """Run a notebook headless with parameters; widget state is not stored (and is scrubbed anyway).
+
+    The kernel talks to us over IPC (Unix sockets in a private temporary directory), not TCP: nothing else on the
+    machine can listen in, and ipykernel has no reason to warn that it runs over TCP without encryption.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
+    from traitlets.config import Config
 
     nb: NotebookNode = NBF.read(path, as_version=4)
     _inject(nb, params)
     nb.cells.append(NBF.v4.new_code_cell(_HANDOVER, metadata={"tags": ["why403-report", "remove-cell"]}))
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name=name, store_widget_state=False,
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as err:  # the notebook broke, not the user's input: the export failed
-        raise ExportError(f"{path.name} failed: {err.ename}: {err.evalue}") from None
-    except (DeadKernelError, TimeoutError, RuntimeError) as err:
-        raise ExportError(f"{path.name} could not be executed: {type(err).__name__}: {err}") from None
+    code_cells = sum(c.cell_type == "code" for c in nb.cells)
+    done = [0]
+
+    def cell_ran(**_: Any) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(f"running {path.name}: cell {done[0]} of {code_cells}")
+
+    with tempfile.TemporaryDirectory(prefix="w403k-") as sockets:  # short: a Unix socket path holds at most ~107 bytes
+        config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "k")}})
+        client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name=name, store_widget_state=False,
+                                resources={"metadata": {"path": str(path.parent)}}, config=config, on_cell_executed=cell_ran)
+        if progress is not None:
+            progress(f"starting a kernel for {path.name}")
+        try:
+            client.execute()
+        except CellExecutionError as err:  # the notebook broke, not the user's input: the export failed
+            raise ExportError(f"{path.name} failed: {err.ename}: {err.evalue}") from None
+        except (DeadKernelError, TimeoutError, RuntimeError) as err:
+            raise ExportError(f"{path.name} could not be executed: {type(err).__name__}: {err}") from None
     return nb
 
 
@@ -111,7 +132,7 @@ def _write(out_dir: str | Path, filename: str, page: str) -> Path:
 def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str | Path | None = None,
                    notebook: str | Path | None = None, *, scenario: str = "edge_block",
                    parameters: Mapping[str, Any] | None = None, timeout: int = 180, kernel_name: str = "",
-                   filename: str = "runbook.html") -> Path:
+                   filename: str = "runbook.html", progress: Progress | None = None) -> Path:
     """Execute the runbook notebook (against a lab scenario, or replaying ``report``) and export it; return the page."""
     nb_path = Path(notebook) if notebook else default_notebook()
     if not nb_path.is_file():
@@ -128,7 +149,9 @@ def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str
             params["report_path"] = str(saved)
             resources["why403_report"] = rep.to_dict()
         params.update(parameters or {})
-        nb = execute_notebook(nb_path, params, timeout=timeout, kernel_name=kernel_name)
+        nb = execute_notebook(nb_path, params, timeout=timeout, kernel_name=kernel_name, progress=progress)
+    if progress is not None:
+        progress("writing the page")
     page, _ = _exporter().from_notebook_node(nb, resources)
     return _write(out_dir, filename, page)
 
@@ -152,29 +175,31 @@ def faq_notebook() -> NotebookNode:
             items = []
             for cid in entry.causes:
                 c = kb.cause(cid)
-                items.append(f"<li><b>{_md(c.title)}</b> (<code>{_md(c.id)}</code>, answered by {_md(kb.responder(c.responder).label)})"
+                items.append(f"<li><b>{_md(c.title)}</b> (<code class=\"why403-id\">{_md(c.id)}</code>, answered by {_md(kb.responder(c.responder).label)})"
                              f"<br>Fix: {_md(c.fix)} <span class=\"why403-muted\">Retry: {_md(c.retry)}</span></li>")
             head = f"## {symptom.label}\n\n" if n == 0 else ""
             cells.append(NBF.v4.new_markdown_cell(
                 f"{head}### {entry.q}\n\n<p class=\"why403-faq-answer\">{_md(entry.a)}</p>\n\n"
                 f"<ul class=\"why403-faq-causes\">{''.join(items)}</ul>\n"))
     rows = "".join(
-        f"<tr><td><code>{_md(c.id)}</code></td><td>{_md(c.title)}</td><td>{_md(kb.symptom_of(c.id).label)}</td>"
+        f"<tr><td><code class=\"why403-id\">{_md(c.id)}</code></td><td>{_md(c.title)}</td><td>{_md(kb.symptom_of(c.id).label)}</td>"
         f"<td>{_md(kb.responder(c.responder).label)}</td><td>{_md(c.fix)}</td></tr>"
         for c in kb.causes.values())
     cells.append(NBF.v4.new_markdown_cell(
-        "## Every cause at a glance\n\n<table class=\"why403-table\"><thead><tr><th>cause</th><th>what it means</th>"
+        "## Every cause at a glance\n\n<table class=\"why403-table why403-glance\"><thead><tr><th>cause</th><th>what it means</th>"
         f"<th>usual symptom</th><th>who answered</th><th>fix</th></tr></thead><tbody>{rows}</tbody></table>\n"))
     nb: NotebookNode = NBF.v4.new_notebook(cells=cells)
     nb.metadata["title"] = "why403-kit FAQ"
     return nb
 
 
-def export_faq(out_dir: str | Path, *, filename: str = "faq.html") -> Path:
+def export_faq(out_dir: str | Path, *, filename: str = "faq.html", progress: Progress | None = None) -> Path:
     """Export the FAQ (no kernel needed) and return the page."""
+    if progress is not None:
+        progress("writing the FAQ page")
     page, _ = _exporter().from_notebook_node(faq_notebook(), {"metadata": {"name": "faq"}, "why403_kind": "faq"})
     return _write(out_dir, filename, page)
 
 
-__all__ = ["default_notebook", "emit_report", "execute_notebook", "export_faq", "export_runbook",
+__all__ = ["Progress", "default_notebook", "emit_report", "execute_notebook", "export_faq", "export_runbook",
            "faq_notebook", "load_report"]

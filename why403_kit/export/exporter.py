@@ -37,7 +37,8 @@ from .scrub import DEFAULT_SECRET_ENV, NBF, ScrubPreprocessor, safe_redact, scru
 
 TEMPLATES = Path(__file__).parent / "templates"
 KIND_LABELS = {"runbook": "Runbook", "faq": "FAQ", "notebook": "Notebook"}
-REMOVE_CELL_TAGS = ["remove-cell", "parameters", "injected-parameters", "why403-report"]
+# "notebook-only": prose about running the notebook (papermill, "fills in once the cells have run"), not for a page.
+REMOVE_CELL_TAGS = ["remove-cell", "parameters", "injected-parameters", "why403-report", "notebook-only"]
 REMOVE_INPUT_TAGS = ["remove-input", "hide-input"]
 REMOVE_OUTPUT_TAGS = ["remove-output", "hide-output"]
 _CSS_URL = re.compile(r"url\(\s*(['\"]?)(?!data:|#)[^)]*\)", re.IGNORECASE)
@@ -89,10 +90,22 @@ def _html_cell(content: str) -> NotebookNode:
     return cell
 
 
+def _responsive_diagrams(nb: NotebookNode) -> None:
+    """Every decision path the notebook drew, redrawn with its stacked variant for narrow screens (the page's CSS
+    picks one by width). Found by the view's own record, never by searching its HTML."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data") or {}
+            record = data.get(VIEW_MIME)
+            if isinstance(record, Mapping) and record.get("view") == "diagram" and isinstance(record.get("verdict"), Mapping):
+                data["text/html"] = diagram_html(_verdict(record["verdict"]), responsive=True)
+
+
 class ReportPreprocessor(Preprocessor):
     """Puts the diagnosis first: verdict box, decision-path diagram and findings, each only if the notebook lacks it."""
 
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
+        _responsive_diagrams(nb)
         views = _views(nb)
         shown = {record["view"] for _, record in views}
         verdicts = [(i, record["verdict"]) for i, record in views if record["view"] == "verdict" and isinstance(record.get("verdict"), Mapping)]
@@ -107,7 +120,7 @@ class ReportPreprocessor(Preprocessor):
             return nb, resources
         extra = []
         if "diagram" not in shown:
-            extra.append(diagram_html(verdict))
+            extra.append(diagram_html(verdict, responsive=True))
         if report is not None and "findings" not in shown:
             extra.append(step_sections_html(report.findings))
         if verdicts:
@@ -176,6 +189,26 @@ def _wrap_tables(soup: BeautifulSoup) -> None:
         table.wrap(wrapper)
 
 
+def _label_cells(soup: BeautifulSoup) -> None:
+    """Give every body cell the name of its column (``data-label``), so that narrow screens can stack a row into a
+    card of 'column: value' lines instead of scrolling the table sideways."""
+    for table in soup.find_all("table"):
+        head = table.find("thead")
+        if not isinstance(head, Tag):
+            continue
+        names = [th.get_text(" ", strip=True) for th in head.find_all("th")]
+        if not names:
+            continue
+        table["class"] = " ".join([*(table.get("class") or []), "why403-stack"])
+        for row in table.find_all("tr"):
+            if row.find_parent("thead") is not None:
+                continue
+            cells = row.find_all("td", recursive=False)
+            for name, td in zip(names, cells, strict=False):
+                if not td.get("data-label"):
+                    td["data-label"] = name
+
+
 def _fill_toc(soup: BeautifulSoup) -> None:
     """A table of contents from the h2/h3 headings (h1 is the page title), with ids added where missing."""
     nav = soup.find(id="why403-toc")
@@ -211,11 +244,43 @@ def _fill_toc(soup: BeautifulSoup) -> None:
         parts.append("</ul></li>")
     parts.append("</ul>")
     nav.append(BeautifulSoup("".join(parts), "html.parser"))
-    # Below the page title (the h1 and its cell), not above it.
-    h1 = main.find("h1")
-    if isinstance(h1, Tag):
-        cell = h1.find_parent(class_="jp-Cell")
-        (cell if isinstance(cell, Tag) else h1).insert_after(nav.extract())
+    # Below the verdict when the page has one (the answer first, then the way through the page), else below the title.
+    place = main.find(class_="why403-verdict-box") or main.find("h1")
+    if isinstance(place, Tag):
+        cell = place.find_parent(class_="jp-Cell")
+        (cell if isinstance(cell, Tag) else place).insert_after(nav.extract())
+
+
+def kit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("why403-kit")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _utc(stamp: str) -> str:
+    """An ISO time (``2026-11-27T07:25:13+00:00``) as people read it: ``2026-11-27 07:25:13 UTC``."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return stamp
+
+
+def page_header(report: object, kind: str) -> list[tuple[str, str]]:
+    """(label, value) lines of the masthead: what was diagnosed (redacted), with what, when. Empty values are left out."""
+    lines: list[tuple[str, str]] = []
+    data = _report(report)
+    if data is not None:
+        t = data.target
+        model = f"{t.model} (deployment {t.deployment})" if t.deployment else t.model
+        lines += [("diagnosed", t.base_url), ("provider", t.provider), ("model", model)]
+        lines += [("diagnosed at", _utc(data.started_utc))] if data.started_utc else []
+    elif kind == "faq":
+        kb = knowledge.load()
+        lines.append(("knowledge base", f"{len(kb.causes)} causes, {len(kb.faq)} questions"))
+    return [(k, v) for k, v in lines if v]
 
 
 class Why403Exporter(HTMLExporter):
@@ -277,6 +342,8 @@ class Why403Exporter(HTMLExporter):
         res["why403_kind"] = kind
         res.setdefault("why403_kind_label", KIND_LABELS.get(kind, kind))
         res.setdefault("why403_stamp", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        res.setdefault("why403_version", kit_version())
+        res.setdefault("why403_header", page_header(res.get("why403_report"), kind))
         res.setdefault("why403_palette_css", css_variables())
         if not nb.metadata.get("title"):
             title = _title_of(nb)
@@ -285,6 +352,7 @@ class Why403Exporter(HTMLExporter):
         page, out_resources = super().from_notebook_node(nb, res, **kw)
         soup = BeautifulSoup(page, "html.parser")
         _make_self_contained(soup)
+        _label_cells(soup)
         _wrap_tables(soup)
         _fill_toc(soup)
         return safe_redact(str(soup), secrets), out_resources

@@ -3,15 +3,20 @@
 ``with Lab() as lab:`` serves ``lab.url(scenario)``, a base URL whose API answers as that scenario (scenario ids
 are cause ids: ``lab.url("edge_block")`` refuses as Cloudflare does, ``lab.url("ok")`` accepts); ``lab.target(s)``
 is a ready :class:`~why403_kit.model.Target` for it; ``/ip`` is an IP echo. :func:`shared_lab` gives a notebook
-kernel one lab for all its cells.
+kernel one lab for all its cells. Any key works in the lab: it never checks a key's value, only how it is sent.
+
+For a class, ``lab.url(s, opaque=True)`` hides the scenario behind a random token (``/t/<token>/v1``, kept in the
+lab's memory), so nothing a trainee sees names the cause; :class:`Classroom` deals the mysteries.
 
 - :mod:`._scenarios`  what each scenario answers (data)
 - :mod:`._server`     the HTTP handler that plays them, for OpenAI and Azure paths
+- :mod:`._classroom`  a class's mysteries: seeded deal, hint ladder, score, answer key
 """
 
 from __future__ import annotations
 
 import atexit
+import secrets
 import ssl
 import threading
 from importlib.resources import files
@@ -20,6 +25,7 @@ from typing import Any
 from .._secret import Secret
 from ..errors import LabError
 from ..model import Target
+from ._classroom import HINT_LADDER, Classroom, Mystery, Score, deal, mystery_pool
 from ._scenarios import AZURE_SCENARIOS, INFERENCE_ONLY, LAB_KEY, NOT_PLAYED, SCENARIOS, TLS_SCENARIO, scenario_id
 from ._server import Handler, LabServer
 
@@ -45,6 +51,7 @@ class Lab:
             raise LabError(f"cannot serve the lab on 127.0.0.1:{port}: {err.strerror or err}") from None
         self._server.scenario = sid
         self._server.latency = latency_ms / 1000
+        self._tls.tokens = self._server.tokens  # one private token -> scenario map for both listeners
         self._thread: threading.Thread | None = None
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certs = files(__package__).joinpath("tls")
@@ -68,21 +75,34 @@ class Lab:
     def ip_echo_url(self) -> str:
         return f"{self.origin}/ip"
 
-    def url(self, scenario: str) -> str:
-        """Base URL of an API that answers as ``scenario``."""
+    @property
+    def tls_origin(self) -> str:
+        """The TLS listener (a self-signed certificate, as an intercepting proxy presents)."""
+        return f"https://127.0.0.1:{self._tls.server_address[1]}"
+
+    def url(self, scenario: str, *, opaque: bool = False) -> str:
+        """Base URL of an API that answers as ``scenario``.
+
+        ``opaque=True`` gives a fresh URL whose path is a random token the lab maps to the scenario in memory
+        (``/t/<token>/v1``): for training, where the URL must not name the cause.
+        """
         sid = _known(scenario)
-        if sid == TLS_SCENARIO:
-            return f"https://127.0.0.1:{self._tls.server_address[1]}/v1"
-        return f"{self.origin}/s/{sid}/v1"
+        origin = self.tls_origin if sid == TLS_SCENARIO else self.origin
+        if opaque:
+            token = secrets.token_urlsafe(12)
+            with self._server.lock:
+                self._server.tokens[token] = sid
+            return f"{origin}/t/{token}/v1"
+        return f"{origin}/v1" if sid == TLS_SCENARIO else f"{origin}/s/{sid}/v1"
 
     def azure_url(self, scenario: str) -> str:
         """An Azure OpenAI endpoint base (…/openai) whose deployments answer as ``scenario``."""
         return self.url(scenario).removesuffix("/v1") + "/openai"
 
-    def target(self, scenario: str, **overrides: Any) -> Target:
+    def target(self, scenario: str, *, opaque: bool = False, **overrides: Any) -> Target:
         """A target for ``scenario`` with the lab's (not real) key and IP echo; ``overrides`` set any other field."""
-        values: dict[str, Any] = {"base_url": self.url(scenario), "api_key": Secret(LAB_KEY), "ip_echo_url": self.ip_echo_url,
-                                  "timeout": 5.0}
+        values: dict[str, Any] = {"base_url": self.url(scenario, opaque=opaque), "api_key": Secret(LAB_KEY),
+                                  "ip_echo_url": self.ip_echo_url, "timeout": 5.0}
         values.update(overrides)
         return Target(**values)
 
@@ -149,4 +169,5 @@ def shared_lab() -> Lab:
         return _shared
 
 
-__all__ = ["AZURE_SCENARIOS", "INFERENCE_ONLY", "LAB_KEY", "NOT_PLAYED", "SCENARIOS", "TLS_SCENARIO", "Lab", "scenario_id", "shared_lab"]
+__all__ = ["AZURE_SCENARIOS", "HINT_LADDER", "INFERENCE_ONLY", "LAB_KEY", "NOT_PLAYED", "SCENARIOS", "TLS_SCENARIO", "Classroom", "Lab",
+           "Mystery", "Score", "deal", "mystery_pool", "scenario_id", "shared_lab"]

@@ -22,6 +22,7 @@ from ._scenarios import (
     LAB_DEPLOYMENTS,
     MISSING_REQUEST_SCOPE,
     SCENARIOS,
+    TLS_SCENARIO,
     openai_error,
     scenario_id,
 )
@@ -68,9 +69,19 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/s/"):
             scenario, _, rest = path[3:].partition("/")
             scenario, path = scenario_id(scenario), "/" + rest
+        elif path.startswith("/t/"):  # an opaque training URL: the token names nothing, the map stays in memory
+            token, _, rest = path[3:].partition("/")
+            with self.server.lock:
+                found = self.server.tokens.get(token)
+            if found is None:
+                self._send(404, JSON, openai_error(f"Invalid URL ({self.command} {path})"))
+                return
+            scenario, path = found, "/" + rest
         if scenario not in SCENARIOS:
             self._send(404, JSON, openai_error(f"unknown lab scenario {scenario!r}"))
             return
+        if scenario == TLS_SCENARIO:  # past the (untrusted) handshake, an intercepting proxy passes a healthy API through
+            scenario = "ok"
         if scenario == "network_error":
             self.close_connection = True
             self.connection.close()
@@ -186,3 +197,4 @@ class LabServer(ThreadingHTTPServer):
         self.credentialed: list[bool] = []  # whether each request carried a credential (never the value)
         self.schemes: list[str] = []  # 'bearer', 'api-key' or '' per request (never the value)
         self.billable: list[tuple[str, str]] = []  # requests the lab answered with inference (would spend tokens)
+        self.tokens: dict[str, str] = {}  # opaque training token -> scenario (never sent to a client)

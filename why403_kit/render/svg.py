@@ -9,6 +9,7 @@ and ``data-on="true"`` / aria labels, so tests and screen readers can tell which
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -143,4 +144,55 @@ def decision_path_svg(source: DiagramSource) -> str:
     )
 
 
-__all__ = ["decision_path", "decision_path_svg", "describe_path", "verdict_of"]
+_NARROW_W = 340  # viewBox width of the stacked drawing: about 1 unit per CSS pixel on a 375 px phone
+
+
+def decision_path_narrow_svg(source: DiagramSource) -> str:
+    """The same path for narrow screens: the three stages stacked top to bottom, each naming the node taken and how
+    many it was chosen from, at a size a phone shows legibly (the full map would shrink to unreadable)."""
+    kb = knowledge.load()
+    symptom, responder, cause_id = decision_path(source)
+    cause = kb.cause(cause_id)
+    colours = DIAGRAM_ON_OK if cause_id == "ok" else DIAGRAM_ON
+    stages = [
+        ("symptom", symptom, "1. Symptom", [kb.symptom(symptom).label], f"one of {len(kb.symptoms)} symptoms"),
+        ("responder", responder, "2. Who answered", [kb.responder(responder).label], f"one of {len(kb.responders)} who may answer"),
+        ("cause", cause_id, "3. Cause", [cause_id, *textwrap.wrap(cause.title, 38)], f"one of {len(kb.causes)} causes"),
+    ]
+    parts: list[str] = []
+    y = 8.0
+    for i, (kind, key, head, lines, note) in enumerate(stages):
+        parts.append(f'<text x="10" y="{y + 14:.1f}" font-size="14" font-weight="700" fill="{PALETTE["heading"]}">{escape(head)}</text>')
+        y += 24
+        box_h = 16 + 19 * len(lines)
+        label = " ".join(lines)
+        texts = "".join(
+            f'<text x="22" y="{y + 22 + 19 * n:.1f}" fill="{colours["text"]}" font-size="{15 if n == 0 else 13.5}"'
+            f'{" font-weight=" + chr(34) + "700" + chr(34) if n == 0 else ""}>{escape(line)}</text>'
+            for n, line in enumerate(lines))
+        parts.append(
+            f'<g class="node on" data-node="{kind}:{escape(key)}" data-on="true" aria-label={quoteattr(f"{kind} {label}: on the diagnosis path")}>'
+            f'<rect x="10" y="{y:.1f}" width="{_NARROW_W - 20}" height="{box_h}" rx="8" fill="{colours["fill"]}" '
+            f'stroke="{colours["stroke"]}" stroke-width="2.2"/>{texts}</g>')
+        y += box_h
+        parts.append(f'<text x="12" y="{y + 16:.1f}" font-size="12.5" fill="{DIAGRAM_OFF["text"]}">{escape(note)}</text>')
+        y += 22
+        if i < len(stages) - 1:
+            mid = _NARROW_W / 2
+            parts.append(f'<path class="edge on" data-on="true" d="M{mid},{y:.1f} L{mid},{y + 16:.1f}" stroke="{colours["edge"]}" '
+                         f'stroke-width="3" fill="none"/><path d="M{mid - 7},{y + 10:.1f} L{mid},{y + 19:.1f} L{mid + 7},{y + 10:.1f}" '
+                         f'stroke="{colours["edge"]}" stroke-width="3" fill="none"/>')
+            y += 24
+    height = y + 4
+    title = f"Decision path: {describe_path(source)}"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="why403-diagram why403-diagram-narrow" data-why403="decision-path-narrow" '
+        f'data-path="{escape(symptom)}/{escape(responder)}/{escape(cause_id)}" viewBox="0 0 {_NARROW_W} {height:.0f}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet" role="img" aria-label={quoteattr(title)} '
+        f'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif">'
+        f"<title>{escape(title)}</title><desc>{escape(_DESC)}</desc>"
+        f'<rect width="{_NARROW_W}" height="{height:.0f}" fill="{PALETTE["white"]}"/>{"".join(parts)}</svg>'
+    )
+
+
+__all__ = ["decision_path", "decision_path_narrow_svg", "decision_path_svg", "describe_path", "verdict_of"]

@@ -3,6 +3,11 @@
 The panel holds no logic of its own: it builds a :class:`Target`, calls :func:`diagnose` in a
 worker thread (so the kernel stays responsive) and renders the :class:`Report` it gets back.
 
+In training mode (``Panel(training=classroom)``, or ``board.panel()`` on the training board) the lab picker lists
+the class's mysteries by number, the target is the mystery's opaque URL, and the panel shows the step lines and what
+the wire answered, never the verdict, the checks' interpretations, the causes or the fixes: the board checks the
+trainee's answer.
+
 The key never stays in widget state. The Password field syncs only on Enter or blur
 (``continuous_update=False``); the moment a value arrives it is moved into a :class:`Secret`
 and the field is cleared, so a notebook saved with widget state, or executed headless by
@@ -26,15 +31,15 @@ import ipywidgets as widgets
 from .. import knowledge
 from .._secret import Secret
 from ..errors import Why403Error
-from ..lab import SCENARIOS, scenario_id, shared_lab
+from ..lab import SCENARIOS, Classroom, scenario_id, shared_lab
 from ..model import Finding, Report, Target
 from ..redact import redact
 from ..render.bundle import write_bundle
-from ..render.html import findings_html, verdict_html
+from ..render.html import exchanges_html, findings_html, status_words, verdict_html
 from ..render.theme import PALETTE, WORST_COLOUR
 from ..runner import Hooks, diagnose, step_ids
 
-_ICON = {"idle": "○", "running": "◔", "done": "●", "error": "✖"}
+_ICON = {"idle": "○", "ready": "○", "skipped": "·", "running": "◔", "done": "●", "error": "✖"}
 
 
 def _wide() -> widgets.Layout:
@@ -42,6 +47,11 @@ def _wide() -> widgets.Layout:
 
 
 _STYLE = {"description_width": "150px"}
+# Step buttons are actions: a border, a raised look and a hover state (ipywidgets' default is a flat grey chip).
+_CSS = (f"<style>.why403-panel .why403-run-step{{border:1px solid {PALETTE['idle']};border-radius:4px;background:{PALETTE['white']};"
+        "box-shadow:0 1px 2px rgba(0,0,0,.12);cursor:pointer}"
+        f".why403-panel .why403-run-step:hover:enabled{{background:{PALETTE['th-bg']};border-color:{PALETTE['muted']}}}"
+        ".why403-panel .why403-run-step:disabled{box-shadow:none;opacity:.6}</style>")
 
 
 def _auto() -> widgets.Layout:
@@ -64,9 +74,13 @@ def _close_thread_loop() -> None:
 class Panel(widgets.VBox):
     """Fill in the target (or tick "use the training lab"), press **Run all steps**, read the verdict."""
 
-    def __init__(self, *, use_lab: bool | None = None, scenario: str = "ok", out_dir: str | Path = "why403-output") -> None:
+    def __init__(self, *, use_lab: bool | None = None, scenario: str = "ok", out_dir: str | Path = "why403-output",
+                 training: Classroom | None = None) -> None:
         env = os.environ
         kb = knowledge.load()
+        self.training = training
+        if training is not None:
+            use_lab = True
         self.out_dir = Path(out_dir)
         self.report: Report | None = None
         self._secret = Secret("")
@@ -77,7 +91,7 @@ class Panel(widgets.VBox):
         self._needed_by: dict[str, str] = {}
         self._live: list[Finding] = []
         self._lock = threading.Lock()
-        self._counts: dict[str, str] = {}
+        self._found: dict[str, list[Finding]] = {}
         if use_lab is None:  # WHY403_LAB=1/0 decides; else, with no key in sight, the lab is the useful default
             flag = env.get("WHY403_LAB", "").strip().lower()
             use_lab = flag in ("1", "true", "yes") if flag else not (env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_API_KEY"))
@@ -100,10 +114,14 @@ class Panel(widgets.VBox):
         self.use_lab = widgets.Checkbox(value=use_lab, description="use the training lab", indent=False)
         self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario_id(scenario) if scenario_id(scenario) in SCENARIOS else "ok",
                                          description="Lab scenario", style=_STYLE)
+        if training is not None:  # the class's mysteries by number: nothing in the picker names a cause
+            self.scenario.description = "Mystery"
+            self.refresh_mysteries()
         self.paid_probe = widgets.Checkbox(value=False, description="allow one token-spending probe (1 token)", indent=False)
 
         self.run_all = widgets.Button(description="Run all steps", button_style="primary", icon="play", layout=_auto())
-        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=s.explains, layout=_auto()) for s in kb.steps}
+        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=f"Run this step alone: {s.explains}", icon="play",
+                                                  layout=_auto()) for s in kb.steps}
         self.bundle_button = widgets.Button(description="Write support bundle", icon="archive", disabled=True, layout=_auto())
         self.export_button = widgets.Button(description="Export runbook (HTML)", icon="file", disabled=True, layout=_auto())
         self.status = {s.id: widgets.HTML() for s in kb.steps}
@@ -117,12 +135,16 @@ class Panel(widgets.VBox):
         self.run_all.on_click(lambda _: self.run())
         for step, button in self.step_buttons.items():
             button.on_click(lambda _, s=step: self.run([s]))
+        if training is not None:  # a bundle or a runbook would carry the verdict
+            self.bundle_button.layout.display = self.export_button.layout.display = "none"
+            self.use_lab.disabled = True
         self.bundle_button.on_click(lambda _: self._guard(self.write_bundle))
         self.export_button.on_click(lambda _: self._in_background(self.export_runbook, "Exporting the runbook (it runs in a fresh kernel)…"))
 
         for w, cls in ((self.use_lab, "why403-use-lab"), (self.scenario, "why403-scenario"), (self.run_all, "why403-run-all"),
                        (self.verdict, "why403-verdict"), (self.findings, "why403-findings"), (self.message, "why403-message"),
-                       (self.key, "why403-key"), (self.bundle_button, "why403-bundle"), (self.export_button, "why403-export")):
+                       (self.key, "why403-key"), (self.bundle_button, "why403-bundle"), (self.export_button, "why403-export"),
+                       (self.base_url, "why403-base-url")):
             w.add_class(cls)
         for b in self.step_buttons.values():
             b.add_class("why403-run-step")
@@ -130,11 +152,13 @@ class Panel(widgets.VBox):
             st.add_class("why403-step-status")
         self._real = widgets.VBox([self.provider, self.base_url, self.key, self.key_env, self.key_status, self.organization,
                                    self.project, self.model, self.deployment, self.api_version, self.allowlist, self.ip_echo_url])
-        self._reset_status(step_ids())
+        self._reset_status(step_ids(), idle=True)
         self._show_key_status()
         self._sync_lab()
+        intro = ("<b>why403</b> training: pick your mystery, run the steps, read the evidence; answer on the board. Any key works "
+                 "in the lab." if training is not None else "<b>why403</b>: run the checklist live and name the cause.")
         super().__init__([
-            widgets.HTML("<b>why403</b>: run the checklist live and name the cause."),
+            widgets.HTML(_CSS + intro),
             widgets.HBox([self.use_lab, self.scenario]), self._real, self.paid_probe,
             widgets.HBox([self.run_all, self.bundle_button, self.export_button], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox(list(self.step_buttons.values()), layout=widgets.Layout(flex_flow="row wrap")),
@@ -163,6 +187,15 @@ class Panel(widgets.VBox):
         self.scenario.disabled = not self.use_lab.value
         self._real.layout.display = "none" if self.use_lab.value else ""
 
+    def refresh_mysteries(self) -> None:
+        """Training mode: offer every mystery dealt so far, the newest selected."""
+        if self.training is None:
+            return
+        numbers = [m.number for m in self.training.mysteries]
+        self.scenario.options = [(f"mystery #{n}", n) for n in numbers]
+        if numbers:
+            self.scenario.value = numbers[-1]
+
     def forget_key(self) -> None:
         """Drop the key held in memory."""
         self._secret = Secret("")
@@ -170,6 +203,11 @@ class Panel(widgets.VBox):
 
     def target(self) -> Target:
         """The target the fields describe (raises :class:`InputError` on bad input)."""
+        if self.training is not None:
+            chosen = next((m for m in self.training.mysteries if m.number == self.scenario.value), None)
+            if chosen is None:
+                raise Why403Error("no mystery yet: press New mystery on the training board")
+            return chosen.target
         if self.use_lab.value:
             return shared_lab().target(self.scenario.value, model=self.model.value.strip() or "gpt-4o-mini",
                                        allow_paid_probe=self.paid_probe.value)
@@ -188,7 +226,13 @@ class Panel(widgets.VBox):
             return self._thread
         try:
             target = self.target()
-        except Why403Error as err:
+        except Why403Error as err:  # the old verdict and table described other input: they go, the error takes their place
+            self.report = None
+            self._live = []
+            self._reset_status(step_ids(), idle=True)
+            self.verdict.value = verdict_html(None)
+            self.findings.value = findings_html([])
+            self._busy(False)
             self._fail(str(err))
             return None
         wanted = list(step_ids() if steps is None else steps)
@@ -197,7 +241,7 @@ class Panel(widgets.VBox):
         self._reset_status(wanted)
         self._live = []
         self.message.value = ""
-        self.verdict.value = verdict_html(None, running=True)
+        self.verdict.value = self._verdict_box(None, running=True)
         self.findings.value = findings_html([])
         self._thread.start()
         if wait:
@@ -227,13 +271,13 @@ class Panel(widgets.VBox):
             hooks = Hooks(on_step_start=self._step_started, on_findings=self._arrived, on_step_end=self._step_ended)
             report = diagnose(target, steps=steps, hooks=hooks)
             self.report = report
-            self.verdict.value = verdict_html(report.verdict)
-            self.findings.value = findings_html(report)
+            self.verdict.value = self._verdict_box(report)
+            self.findings.value = self._table(report.findings, report)
             self.message.value = (f"<span style='color:{PALETTE['subtle']};font-size:12px'>{len(report.findings)} findings in "
                                   f"{report.elapsed_ms:.0f} ms</span>")
         except Exception as err:  # noqa: BLE001 - a callback's error must land in the panel, not a lost log
             self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
-            self.verdict.value = verdict_html(None)
+            self.verdict.value = self._verdict_box(None)
         finally:
             finished.set()
             self._busy(False)
@@ -252,25 +296,41 @@ class Panel(widgets.VBox):
         with self._lock:  # the table grows as each step reports
             self._live.extend(found)
             order = {s: i for i, s in enumerate(step_ids())}
-            self.findings.value = findings_html(sorted(self._live, key=lambda f: order.get(f.step, 99)))
-        worst = next((s for s in ("error", "fail", "warn", "pass", "skip") if any(f.status == s for f in found)), "")
-        self._counts[step] = worst
+            self.findings.value = self._table(sorted(self._live, key=lambda f: order.get(f.step, 99)))
+        self._found[step] = list(found)
+
+    def _verdict_box(self, report: Report | None, *, running: bool = False) -> str:
+        if self.training is not None and report is not None:  # the board, not the panel, says whether the trainee is right
+            return (f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {PALETTE["idle"]};'
+                    f'background:{PALETTE["idle-soft"]}">Diagnosis done: {html.escape(status_words(report.findings))}. Read the evidence '
+                    "below and give your answer on the training board.</div>")
+        return verdict_html(report.verdict if report is not None else None, running=running)
+
+    def _table(self, findings: list[Finding] | tuple[Finding, ...], report: Report | None = None) -> str:
+        if self.training is not None:  # the checks' sentences interpret (they may name a cause): show what the wire said
+            if report is None:
+                return "<p><em>Running the checks…</em></p>"
+            return exchanges_html(report.exchanges, report.target.base_url)
+        return findings_html(findings)
 
     def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
         kb = knowledge.load()
         title = html.escape(kb.step(step).title)
-        worst = self._counts.get(step, "")
+        found = self._found.get(step, [])
+        worst = next((s for s in ("error", "fail", "warn", "pass") if any(f.status == s for f in found)), "")
         needed_by = self._needed_by.get(step, "")
         why = f" (needed by {html.escape(kb.step(needed_by).title)})" if needed_by else ""
-        tail = {"idle": "waiting", "running": f"running… {elapsed_ms / 1000:.1f} s{why}",
-                "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "") + why}.get(state, state)
+        tail = {"idle": "waiting", "skipped": "skipped (not asked for)", "running": f"running… {elapsed_ms / 1000:.1f} s{why}",
+                "done": f"{status_words(found)} ({elapsed_ms:.0f} ms){why}" if found else f"done in {elapsed_ms:.0f} ms{why}",
+                "ready": "not run yet"}.get(state, state)
         colour = WORST_COLOUR.get(worst, PALETTE["subtle"]) if state == "done" else PALETTE["subtle"]
         return f'<span style="font-size:12px;color:{colour}">{_ICON.get(state, "")} {title}: {tail}</span>'
 
-    def _reset_status(self, steps: list[str] | tuple[str, ...]) -> None:
-        self._counts = {}
+    def _reset_status(self, steps: list[str] | tuple[str, ...], *, idle: bool = False) -> None:
+        self._found = {}
         for step in step_ids():
-            self.status[step].value = self._status_line(step, "idle" if step in steps else "skipped", 0)
+            state = "ready" if idle else "idle" if step in steps else "skipped"
+            self.status[step].value = self._status_line(step, state, 0)
 
     def _busy(self, busy: bool) -> None:
         for b in (self.run_all, *self.step_buttons.values()):

@@ -12,14 +12,11 @@ from typing import Any
 
 import httpx
 
-from .. import knowledge
 from ..errors import InputError
 from ..lab import shared_lab
 from ..model import Finding, Report, Target
-from ..render.html import View, diagram_view, findings_view, verdict_view
+from ..render.html import STEP_COLUMNS, View, diagram_view, findings_view, status_words, summary_view, verdict_view
 from ..runner import Session, decide, step_ids
-
-STEP_COLUMNS = ["check", "status", "cause", "responder", "evidence", "fix"]  # the section heading already names the step
 
 
 def target_for(*, base_url: str = "", provider: str = "", model: str = "gpt-4o-mini", api_key_env: str = "OPENAI_API_KEY",
@@ -83,11 +80,9 @@ class Runbook:
         return Report(self.target, found, decide(found), self.saved.exchanges, self.saved.started_utc, self.saved.elapsed_ms)
 
     def show(self, step: str) -> View:
-        """Run one step and show its explanation line and findings table."""
-        found = self.run_step(step)
-        title = knowledge.load().step(step).title
-        counts = ", ".join(f"{n} {s}" for s in ("fail", "error", "warn", "pass", "skip") if (n := sum(f.status == s for f in found)))
-        return findings_view(found, columns=STEP_COLUMNS, heading=f"<p><b>{title}</b>: {counts or 'no checks ran'}</p>")
+        """Run one step and show its result in words, its findings table (ids included) and each cause's fix once."""
+        found = self.run_step(step)  # the section's heading names the step: the view says only how it went
+        return findings_view(found, columns=STEP_COLUMNS, group=False, heading=f"<p><b>Result:</b> {status_words(found)}</p>")
 
     def show_verdict(self) -> View:
         return verdict_view(self.report.verdict)
@@ -96,4 +91,9 @@ class Runbook:
         return diagram_view(self.report)
 
     def show_findings(self) -> View:
+        """Every finding in one table grouped by step (the panel's view)."""
         return findings_view(self.report)
+
+    def show_summary(self) -> View:
+        """One line per step: its result in words and the checks that did not pass (the step tables hold the evidence)."""
+        return summary_view(self.report)
