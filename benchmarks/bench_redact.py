@@ -1,9 +1,9 @@
-"""Masking speed on 1 MiB answers, with 0, 1 and 10 live keys, as a ratio to parsing the same body as JSON.
+"""Masking speed on 1 MiB answers, with 0, 1 and 10 live keys, as a ratio to parsing a 1 MiB JSON answer.
 
 Every answer the kit reads (up to 1 MiB) goes through :func:`why403_kit.redact.redact`; the masking pass must
 stay in the same league as reading the body at all. Bodies: prose, a JSON document full of escapes, a base64
 blob and an HTML page, each with one echoed key planted near the end (base64-encoded in the blob). Medians of
-several runs, both sides measured in this run.
+several runs, both sides measured in this run (the baseline is json.loads of the JSON body, timed beside each row).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main() -> int:
         held += [Secret(k) for k in keys[len(held) : live]]
         for name, body in bodies.items():
             redact_ms = _median_ms(lambda body=body: redact(body))  # type: ignore[misc]
-            json_ms = _median_ms(lambda body=body: json.loads(json.dumps(body)))  # type: ignore[misc]
+            json_ms = _median_ms(lambda: json.loads(bodies["json"]))
             masked = MASK in redact(body)
             print(f"{name:8} {live:>9} {redact_ms:>10.1f} {json_ms:>8.1f} {redact_ms / json_ms:>6.1f}  {masked}")
     return 0

@@ -287,3 +287,9 @@ def test_base64_alignment_covers_every_embedding() -> None:
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             encoded = encode(b"u" * offset + CANARY.encode() + b"!?").decode()
             assert_no_leak(redact(encoded), redact(encoded.rstrip("=")))
+
+
+def test_a_url_pasted_as_the_key_is_not_registered_but_its_password_is_masked() -> None:
+    pasted = Secret("https://user:Pa55wordPa55@api.example-gateway.test/v1")
+    assert redact("calling https://api.example-gateway.test/v1/models") == "calling https://api.example-gateway.test/v1/models"
+    assert "Pa55wordPa55" not in redact(f"key was {pasted.reveal()}")

@@ -10,12 +10,15 @@ registered once, with its derived forms computed there and then (:func:`._keys.d
 stays registered: a process sees a handful of keys, and masking a value nobody uses any more costs
 one substring search per form.
 
-Values shorter than :data:`._keys.MIN_SECRET` characters are not registered: masking them would eat
-ordinary words (the key checks report such a key as malformed instead).
+Two kinds of value are not registered, because masking them would hide ordinary text for the rest of the
+process and protect nothing: values shorter than :data:`._keys.MIN_SECRET` characters (they would eat
+words), and an http(s) URL pasted where the key belongs (it would hide the target's own address in every
+output; the key checks report it, and a password inside it is masked by the URL rule of :mod:`.redact`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, NoReturn
 
@@ -23,13 +26,14 @@ from ._keys import MIN_SECRET, KeyForms, derived_forms, key_prefix
 
 _LOCK = threading.Lock()
 _REGISTRY: dict[str, KeyForms] = {}  # value -> its forms; never shrinks (see the module docstring)
+_URL = re.compile(r"(?i)\s*https?://\S*\s*\Z")
 _generation = 0  # bumped on every new value, so the masking pass knows when to rebuild what it caches
 
 
 def register(value: str) -> None:
     """Mask ``value`` and its derived forms from now on, for the life of the process (idempotent)."""
     global _generation
-    if len(value) < MIN_SECRET or value in _REGISTRY:
+    if not isinstance(value, str) or len(value) < MIN_SECRET or value in _REGISTRY or _URL.match(value):
         return
     forms = derived_forms(value)  # outside the lock: a few dozen encodings
     with _LOCK:
