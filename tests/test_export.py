@@ -293,15 +293,22 @@ def test_report_is_laid_out_when_the_notebook_has_no_verdict_of_its_own(lab: Lab
         assert f.check in text
 
 
-def test_diagram_follows_the_panel_verdict_box_even_without_a_handed_over_report() -> None:
-    """`jupyter nbconvert --to why403 --execute 02_runbook.ipynb` hands no report over: the verdict box names the cause."""
+def _displayed(obj: object) -> nbformat.NotebookNode:
+    """The output a notebook stores when a cell displays ``obj`` (IPython's formatter, without a kernel)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, metadata = DisplayFormatter().format(obj)
+    return nbformat.v4.new_output("display_data", data=data, metadata=metadata)
+
+
+def test_diagram_follows_the_notebooks_verdict_view_even_without_a_handed_over_report() -> None:
+    """`jupyter nbconvert --to why403 --execute 02_runbook.ipynb` hands no report over: the verdict view says what it decided."""
     from why403_kit.model import Verdict
-    from why403_kit.ui import verdict_html
+    from why403_kit.render.html import verdict_view
 
     cause = knowledge.load().causes["rate_limited"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Runbook"), nbformat.v4.new_code_cell("box")])
-    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"text/html": verdict_html(
-        Verdict(cause.id, cause.summary, cause.fix, cause.title, 0.8))})]
+    nb.cells[1].outputs = [_displayed(verdict_view(Verdict(cause.id, cause.summary, cause.fix, cause.title, 0.8, http_status=429)))]
     page, _ = Why403Exporter().from_notebook_node(nb)
     assert 'data-path="429/provider/rate_limited"' in page
     assert page.index("why403-verdict-box") < page.index('data-why403="decision-path"')
@@ -309,14 +316,11 @@ def test_diagram_follows_the_panel_verdict_box_even_without_a_handed_over_report
 
 
 def test_a_notebook_diagram_is_inlined_once_not_duplicated() -> None:
-    """`display(SVG(decision_path_svg(report)))` in the notebook: inline SVG (selectable text), no second copy."""
-    from IPython.display import SVG
-
-    from why403_kit.diagram import decision_path_svg
+    """The notebook's own diagram view: inline SVG (selectable text), no second copy, and no verdict view is needed for it."""
+    from why403_kit.render.html import diagram_view
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Runbook"), nbformat.v4.new_code_cell("d")])
-    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
-        "image/svg+xml": SVG(decision_path_svg("edge_block"))._repr_svg_(), "text/plain": "<SVG>"})]
+    nb.cells[1].outputs = [_displayed(diagram_view("edge_block"))]
     page, _ = Why403Exporter().from_notebook_node(nb, {"why403_report": {"verdict": {"cause": "edge_block"}}})
     assert page.count('data-why403="decision-path"') == 1
     assert "data:image/svg+xml" not in page
@@ -367,6 +371,17 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tmp
     assert main([a.format(**{k: str(v) for k, v in paths.items()}) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_a_notebook_that_fails_during_export_is_an_export_failure_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not bad input (exit 2): the user's arguments were fine, the notebook broke."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('the runbook broke')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, broken)
+    assert main(["export", "runbook", "--notebook", str(broken), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "broken.ipynb failed: RuntimeError: the runbook broke" in err and "Traceback" not in err
 
 
 def test_template_ships_with_the_package() -> None:

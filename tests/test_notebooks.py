@@ -77,7 +77,7 @@ def test_diagnose_notebook_with_a_typed_key_saves_no_key(workdir: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     # What a user does in the panel: untick the lab, point at an endpoint, type the key and press Enter.
     typed = nbformat.v4.new_code_cell(
-        "import os\nfrom why403_kit.ui import shared_lab\n"
+        "import os\nfrom why403_kit.lab import shared_lab\n"
         "panel.use_lab.value = False\npanel.base_url.value = shared_lab().url('invalid_api_key')\n"
         "panel.key.value = os.environ['OPENAI_API_KEY']")
     nb.cells.insert(2, typed)
@@ -116,11 +116,11 @@ def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Pat
     assert_no_canary(out)
 
     # Replay: a report saved by `why403 diagnose --out` renders without probing anything.
-    from why403_kit.diagnose import STEPS
+    from why403_kit.runner import step_ids
     from why403_kit.ui import Runbook, target_for
 
     rb = Runbook(target_for(use_lab=True, lab_scenario="ip_not_allowed"))
-    for step in STEPS:
+    for step in step_ids():
         rb.run_step(step)
     saved = tmp_path / "report.json"
     saved.write_text(json.dumps(rb.report.to_dict()))

@@ -10,8 +10,8 @@ import ipywidgets as widgets
 import pytest
 
 from tests.conftest import CANARY
+from why403_kit.lab import shared_lab
 from why403_kit.ui import Panel
-from why403_kit.ui.runbook import shared_lab
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def test_run_all_on_edge_block_names_the_edge(tmp_path: Path) -> None:
     assert not panel.run_all.disabled and not panel.bundle_button.disabled
 
 
-@pytest.mark.parametrize("scenario, cause", [("healthy", "ok"), ("invalid_api_key", "invalid_api_key"), ("quota_exceeded", "quota_exceeded")])
+@pytest.mark.parametrize("scenario, cause", [("ok", "ok"), ("invalid_api_key", "invalid_api_key"), ("quota_exceeded", "quota_exceeded")])
 def test_scenario_picker_drives_the_verdict(scenario: str, cause: str) -> None:
     panel = Panel(use_lab=True)
     panel.scenario.value = scenario
@@ -76,7 +76,7 @@ def test_typed_key_leaves_widget_state_at_once(lab: object) -> None:
 def test_key_from_named_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_TEAM_KEY", CANARY)
     panel = Panel(use_lab=False)
-    panel.base_url.value = shared_lab().url("healthy")
+    panel.base_url.value = shared_lab().url("ok")
     panel.key_env.value = "MY_TEAM_KEY"
     assert "$MY_TEAM_KEY" in panel.key_status.value
     assert panel.target().api_key.reveal() == CANARY
@@ -130,7 +130,7 @@ def test_status_lines_show_elapsed_time_while_a_slow_step_runs() -> None:
     seen: list[str] = []
     with Lab(latency_ms=600) as slow:
         panel = Panel(use_lab=False)
-        panel.base_url.value = slow.url("healthy")
+        panel.base_url.value = slow.url("ok")
         panel.key.value = "sk-proj-" + "x" * 40  # with a key, step 1 makes a live (slow) request
         panel.status["credentials"].observe(lambda ch: seen.append(ch["new"]), names="value")
         click(panel.run_all)

@@ -22,7 +22,6 @@ MAX_TEXT = 256 * 1024  # longer bodies are cut before matching: evidence sits at
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _STRENGTH = {"codes": 40, "headers": 35, "titles": 35, "exceptions": 30, "messages": 30, "statuses": 10}
 _CONFIDENCE = {"codes": 0.95, "headers": 0.9, "titles": 0.9, "exceptions": 0.9, "messages": 0.85, "statuses": 0.5}
-_GATEWAY_HINTS = re.compile(r"provider returned error|\"raw\"\s*:|'raw'\s*:|litellm|one-api|\(request id: ", re.IGNORECASE)
 
 
 @dataclass
@@ -186,7 +185,8 @@ def _match(rule: Rule, ev: _Evidence) -> tuple[str, str] | None:
 def _responder(cause_default: str, ev: _Evidence) -> str:
     if cause_default in ("edge", "proxy", "client"):
         return cause_default
-    if _GATEWAY_HINTS.search(ev.text[:20000]) or any(h.startswith("x-litellm") for h in ev.headers):
+    gateway = knowledge.load().responder("gateway")  # its telling wordings and headers are data (responders.toml)
+    if any(p.search(ev.text[:20000]) for p in gateway.messages) or any(h.startswith(gateway.header_prefixes) for h in ev.headers):
         return "gateway"
     if ev.is_html and ev.headers.get("server", "").lower() == "cloudflare":
         return "edge"

@@ -12,30 +12,12 @@ from typing import Any
 from . import knowledge
 from ._secret import Secret
 from .classify import classify
-from .diagnose import diagnose, write_bundle
-from .errors import InputError
-from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab
+from .errors import ExportError, InputError
+from .lab import NOT_PLAYED, SCENARIOS, Lab, scenario_id
 from .model import Report, Target
 from .redact import redact
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) if rows else len(h) for i, h in enumerate(headers)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(r, widths, strict=True))) for r in rows]
-    return "\n".join(lines)
-
-
-def render(report: Report, fmt: str) -> str:
-    data = report.to_dict()
-    if fmt == "json":
-        return json.dumps(data, indent=2)
-    v = report.verdict
-    if fmt == "markdown":
-        return report.to_markdown()
-    rows = [[f.step, f.check, f.status, f.cause, f.evidence] for f in report.findings]
-    return f"VERDICT: {v.cause} - {v.summary}\nFIX: {v.fix}\n\n" + _table(rows, ["step", "check", "status", "cause", "evidence"])
+from .render import FORMATS, render, table, to_json, write_bundle
+from .runner import diagnose
 
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
@@ -60,7 +42,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 
         target.api_key = Secret(getpass.getpass("API key (hidden): "))
     report = diagnose(target)
-    print(redact(render(report, a.format)))
+    print(render(report, a.format))
     if a.out:
         for path in write_bundle(report, a.out):
             print(f"wrote {path}", file=sys.stderr)
@@ -77,7 +59,7 @@ def _cmd_classify(a: argparse.Namespace) -> int:
     if not all(isinstance(i, dict) for i in items):
         raise InputError("expected an object {status, headers, body, exception} or a list of them")
     out = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")).to_dict() for i in items]
-    print(redact(json.dumps(out if isinstance(data, list) else out[0], indent=2)))
+    print(to_json(out if isinstance(data, list) else out[0]))
     return 0
 
 
@@ -86,31 +68,26 @@ def _cmd_lab(a: argparse.Namespace) -> int:
         for name in SCENARIOS:
             print(name)
         return 0
-    try:
-        lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)
-    except (ValueError, OSError) as err:
-        raise InputError(str(err)) from None
-    print(f"lab serving scenario {a.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
+    lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)  # LabError (bad input, exit 2) for an unknown scenario or a busy port
+    print(f"lab serving scenario {lab.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a lab is meant to stop
         lab.serve_forever()
     return 0
 
 
 def demo_rows(lab: Lab) -> list[list[str]]:
-    """Diagnose every lab scenario; one row per scenario: expected, verdict, fix."""
+    """Diagnose every lab scenario (its id is the cause it plays); one row per scenario: verdict, right?, fix."""
     rows = []
     for name in SCENARIOS:
-        expected = "ok" if name == "healthy" else name
-        target = Target(base_url=lab.url(name), api_key=Secret(LAB_KEY), ip_echo_url=lab.ip_echo_url, timeout=5)
-        report = diagnose(target)
-        rows.append([name, report.verdict.cause, "yes" if report.verdict.cause == expected else "NO", report.verdict.fix])
+        report = diagnose(lab.target(name))
+        rows.append([name, report.verdict.cause, "yes" if report.verdict.cause == name else "NO", report.verdict.fix])
     return rows
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
     with Lab() as lab:
         rows = demo_rows(lab)
-    print(_table(rows, ["scenario", "verdict", "right?", "fix"]))
+    print(table(rows, ["scenario", "verdict", "right?", "fix"]))
     print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause. Not played: "
           + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
@@ -118,18 +95,14 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 
 def _cmd_export(a: argparse.Namespace) -> int:
     """Write the runbook or the FAQ as one self-contained HTML page and print its path."""
-    from .export import ExportError, export_faq, export_runbook
+    from .export import export_faq, export_runbook
 
     if a.document == "faq":
         if a.report or a.notebook:
             raise InputError("--report and --notebook apply to 'export runbook' only")
         path = export_faq(a.out)
     else:
-        try:
-            path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario)
-        except ExportError as err:
-            print(f"why403: {err}", file=sys.stderr)
-            return 1
+        path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario)
     print(path)
     return 0
 
@@ -153,7 +126,7 @@ def _cmd_triage(a: argparse.Namespace) -> int:
                 for g in report.groups]
         head = (f"{report.refusals} refusal(s), {report.ok} ok, {report.skipped} skipped (format {report.format}"
                 + (", stopped at the limit" if report.truncated else "") + ")")
-        print(redact(head + ("\n\n" + _table(rows, ["cause", "count", "share", "first seen", "last seen", "status", "example", "fix"]) if rows else "")))
+        print(redact(head + ("\n\n" + table(rows, ["cause", "count", "share", "first seen", "last seen", "status", "example", "fix"]) if rows else "")))
     return 1 if report.refusals else 0
 
 
@@ -175,14 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--allow-paid-probe", action="store_true", help="allow one request that may spend a token")
     d.add_argument("--request-file", help="lint a request your app sends: a file with a curl command, raw headers or a HAR entry ('-' = stdin)")
     d.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
-    d.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    d.add_argument("--format", choices=FORMATS.names(Report), default="table")
     d.add_argument("--out", help="directory for report.json and the support bundle")
     d.set_defaults(func=_cmd_diagnose)
     c = sub.add_parser("classify", help="classify {status, headers, body, exception} JSON read from stdin")
     c.set_defaults(func=_cmd_classify)
     lab = sub.add_parser("lab", help="serve the training lab on loopback")
     lab.add_argument("--port", type=int, default=0)
-    lab.add_argument("--scenario", default="healthy")
+    lab.add_argument("--scenario", default="ok", type=scenario_id, help="a cause id (see --list); 'healthy' is read as 'ok'")
     lab.add_argument("--latency-ms", type=float, default=0.0)
     lab.add_argument("--list", action="store_true", help="list the scenarios")
     lab.set_defaults(func=_cmd_lab)
@@ -213,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"why403: {err}", file=sys.stderr)
         return 2
+    except ExportError as err:
+        print(f"why403: {err}", file=sys.stderr)
+        return 1
     except SystemExit as err:  # argparse errors
         return int(err.code or 0) if isinstance(err.code, int) else 2
     except KeyboardInterrupt:

@@ -15,20 +15,16 @@ from typing import Any
 from nbformat import NotebookNode
 
 from .. import knowledge
-from ..diagram import RESPONDERS, SYMPTOMS, typical_symptom
-from ..errors import InputError, Why403Error
-from ..lab import SCENARIOS
+from ..errors import ExportError, InputError
+from ..lab import SCENARIOS, scenario_id
 from ..model import Report
+from ..render.json import to_json
 from .exporter import Why403Exporter
 from .scrub import NBF, REPORT_MIME
 
 RUNBOOK = "02_runbook.ipynb"
 # The last cell export_runbook appends: hands the notebook's report to the exporter (then removed by tag).
 _HANDOVER = "from why403_kit.export import emit_report as _why403_emit_report\n_why403_emit_report(globals())"
-
-
-class ExportError(Why403Error):
-    """The runbook notebook could not be executed (kernel died, timed out)."""
 
 
 def emit_report(namespace: Mapping[str, Any]) -> None:
@@ -94,8 +90,8 @@ def execute_notebook(path: Path, params: Mapping[str, Any], *, timeout: int = 18
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
-    except CellExecutionError as err:
-        raise InputError(f"{path.name} failed: {err.ename}: {err.evalue}") from None
+    except CellExecutionError as err:  # the notebook broke, not the user's input: the export failed
+        raise ExportError(f"{path.name} failed: {err.ename}: {err.evalue}") from None
     except (DeadKernelError, TimeoutError, RuntimeError) as err:
         raise ExportError(f"{path.name} could not be executed: {type(err).__name__}: {err}") from None
     return nb
@@ -125,15 +121,15 @@ def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str
     nb_path = Path(notebook) if notebook else default_notebook()
     if not nb_path.is_file():
         raise InputError(f"notebook {nb_path} not found")
-    if scenario not in SCENARIOS:
+    if scenario_id(scenario) not in SCENARIOS:
         raise InputError(f"unknown lab scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     rep = load_report(report) if report is not None else None
-    params: dict[str, Any] = {"use_lab": True, "lab_scenario": scenario}
+    params: dict[str, Any] = {"use_lab": True, "lab_scenario": scenario_id(scenario)}
     resources: dict[str, Any] = {"metadata": {"name": "runbook", "path": str(nb_path.parent)}, "why403_kind": "runbook"}
     with tempfile.TemporaryDirectory(prefix="why403-export-") as tmp:
         if rep is not None:
             saved = Path(tmp) / "report.json"
-            saved.write_text(json.dumps(rep.to_dict()), encoding="utf-8")
+            saved.write_text(to_json(rep.to_dict()), encoding="utf-8")
             params["report_path"] = str(saved)
             resources["why403_report"] = rep.to_dict()
         params.update(parameters or {})
@@ -149,29 +145,27 @@ def _md(text: str) -> str:
 def faq_notebook() -> NotebookNode:
     """The FAQ as a notebook of markdown cells, grouped by the symptom people see, built from the knowledge base."""
     kb = knowledge.load()
-    responders = dict(RESPONDERS)
     cells = [NBF.v4.new_markdown_cell(
         "# why403-kit FAQ: 401, 403 and 429 from OpenAI, Azure OpenAI and gateways\n\n"
         "Answers from the kit's knowledge base, the same one the classifier, the CLI and the runbook use. "
         "Grouped by the symptom you see first; each answer lists the causes it concerns and their fixes.")]
     groups: dict[str, list[knowledge.FaqEntry]] = {}
     for entry in kb.faq:
-        first = next((c for c in entry.causes if c in kb.causes), "unknown")
-        groups.setdefault(typical_symptom(first), []).append(entry)
-    for key, label in SYMPTOMS:
-        for n, entry in enumerate(groups.get(key, [])):
+        groups.setdefault(kb.symptom_of(entry.causes[0] if entry.causes else "unknown").id, []).append(entry)
+    for symptom in kb.symptoms:
+        for n, entry in enumerate(groups.get(symptom.id, [])):
             items = []
             for cid in entry.causes:
                 c = kb.cause(cid)
-                items.append(f"<li><b>{_md(c.title)}</b> (<code>{_md(c.id)}</code>, answered by {_md(responders.get(c.responder, c.responder))})"
+                items.append(f"<li><b>{_md(c.title)}</b> (<code>{_md(c.id)}</code>, answered by {_md(kb.responder(c.responder).label)})"
                              f"<br>Fix: {_md(c.fix)} <span class=\"why403-muted\">Retry: {_md(c.retry)}</span></li>")
-            head = f"## {label}\n\n" if n == 0 else ""
+            head = f"## {symptom.label}\n\n" if n == 0 else ""
             cells.append(NBF.v4.new_markdown_cell(
                 f"{head}### {entry.q}\n\n<p class=\"why403-faq-answer\">{_md(entry.a)}</p>\n\n"
                 f"<ul class=\"why403-faq-causes\">{''.join(items)}</ul>\n"))
     rows = "".join(
-        f"<tr><td><code>{_md(c.id)}</code></td><td>{_md(c.title)}</td><td>{_md(dict(SYMPTOMS)[typical_symptom(c.id)])}</td>"
-        f"<td>{_md(responders.get(c.responder, c.responder))}</td><td>{_md(c.fix)}</td></tr>"
+        f"<tr><td><code>{_md(c.id)}</code></td><td>{_md(c.title)}</td><td>{_md(kb.symptom_of(c.id).label)}</td>"
+        f"<td>{_md(kb.responder(c.responder).label)}</td><td>{_md(c.fix)}</td></tr>"
         for c in kb.causes.values())
     cells.append(NBF.v4.new_markdown_cell(
         "## Every cause at a glance\n\n<table class=\"why403-table\"><thead><tr><th>cause</th><th>what it means</th>"
@@ -187,5 +181,5 @@ def export_faq(out_dir: str | Path, *, filename: str = "faq.html") -> Path:
     return _write(out_dir, filename, page)
 
 
-__all__ = ["ExportError", "default_notebook", "emit_report", "execute_notebook", "export_faq", "export_runbook",
+__all__ = ["default_notebook", "emit_report", "execute_notebook", "export_faq", "export_runbook",
            "faq_notebook", "load_report"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-from ..classify import classify
-from ..model import Finding, Status
-from ._http import fix
+from ..model import Exchange, Finding, Status
+from ._http import diagnosis_of, fix, wire_finding
+from ._step import StepContext, StepSpec
 
 _DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
@@ -26,7 +26,7 @@ def parse_duration(value: str) -> float | None:
     return sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
 
 
-def retry_after(headers: dict[str, str]) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     h = {k.lower(): v for k, v in headers.items()}
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         try:
@@ -45,35 +45,60 @@ def backoff_plan(retry_after_s: float | None, attempts: int = 6, base: float = 0
     return [round(d, 3) for d in delays]
 
 
-def rate_limit_checks(records: list[dict[str, Any]]) -> list[Finding]:
+def headroom(headers: Mapping[str, str]) -> dict[str, dict[str, float | None]]:
+    """Limit, remaining and reset (seconds) for requests and tokens from ``x-ratelimit-*`` headers (None: absent or unreadable).
+
+    The one reader of these headers: the rate-limit step and the notebooks' plots both call it.
+    """
+    h = {k.lower(): v for k, v in headers.items()}
+
+    def number(name: str) -> float | None:
+        try:
+            return float(h[name])
+        except (KeyError, ValueError):
+            return None
+
+    out: dict[str, dict[str, float | None]] = {}
+    for kind in ("requests", "tokens"):
+        reset = h.get(f"x-ratelimit-reset-{kind}")
+        out[kind] = {"limit": number(f"x-ratelimit-limit-{kind}"), "remaining": number(f"x-ratelimit-remaining-{kind}"),
+                     "reset_s": parse_duration(reset) if reset else None}
+    return out
+
+
+def rate_limit_checks(exchanges: Iterable[Exchange]) -> list[Finding]:
+    """Headroom from the first answer that reports it, and what a 429 means (rate limit or quota) with a backoff plan."""
     s = "ratelimits"
     out: list[Finding] = []
-    for rec in records:
-        h = rec["headers"]
-        for kind in ("requests", "tokens"):
-            limit, remaining = h.get(f"x-ratelimit-limit-{kind}"), h.get(f"x-ratelimit-remaining-{kind}")
-            if limit is None or remaining is None:
+    for ex in exchanges:
+        for kind, hr in headroom(ex.headers).items():
+            lim, rem, reset = hr["limit"], hr["remaining"], hr["reset_s"]
+            if lim is None or rem is None:
                 continue
-            try:
-                lim, rem = float(limit), float(remaining)
-            except ValueError:
-                continue
-            reset = parse_duration(h.get(f"x-ratelimit-reset-{kind}", "") or "0")
             if lim < 0:
-                out.append(Finding(s, f"{kind} headroom", "warn", "", f"{kind}: limit reported as {limit} (Azure sends -1 when it does not say)"))
+                out.append(wire_finding(s, f"{kind} headroom", "warn", ex,
+                                        evidence=f"{kind}: limit reported as {lim:g} (Azure sends -1 when it does not say)"))
                 continue
             pct = 100 * rem / lim if lim else 0
             status: Status = "fail" if rem <= 0 else "warn" if pct < 10 else "pass"
-            out.append(Finding(s, f"{kind} headroom", status, "rate_limited" if status == "fail" else "",
-                               f"{kind}: {rem:g} of {lim:g} left ({pct:.0f}%), resets in {reset if reset is not None else '?'} s",
-                               fix("rate_limited") if status == "fail" else ""))
-        if rec["status"] == 429:
-            ra = retry_after(h)
-            d = classify(rec["status"], h, rec["body"])
+            out.append(wire_finding(s, f"{kind} headroom", status, ex, cause="rate_limited" if status == "fail" else "",
+                                    evidence=f"{kind}: {rem:g} of {lim:g} left ({pct:.0f}%), resets in {reset if reset is not None else '?'} s",
+                                    fix=fix("rate_limited") if status == "fail" else ""))
+        if ex.status == 429:
+            ra = retry_after(ex.headers)
+            d = diagnosis_of(ex)
             plan = backoff_plan(ra) if d.cause == "rate_limited" else []
-            out.append(Finding(s, "429 kind", "fail", d.cause,
-                               f"{d.cause}: Retry-After={ra if ra is not None else 'absent'}; "
-                               + (f"backoff plan {plan} s" if plan else "do not retry: retries cannot fix this"), d.fix))
+            out.append(wire_finding(s, "429 kind", "fail", ex, cause=d.cause, confidence=d.confidence, fix=d.fix,
+                                    evidence=f"{d.cause}: Retry-After={ra if ra is not None else 'absent'}; "
+                                    + (f"backoff plan {plan} s" if plan else "do not retry: retries cannot fix this")))
         if out:
             break
     return out or [Finding(s, "rate-limit headers", "skip", "", "no x-ratelimit-* headers in any answer")]
+
+
+async def run(ctx: StepContext) -> list[Finding]:
+    """Step 5: read the answers the probes recorded; sends nothing itself."""
+    return rate_limit_checks(ctx.read_exchanges())
+
+
+STEP = StepSpec("ratelimits", run, reads=("credentials", "permissions"))

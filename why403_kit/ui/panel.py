@@ -25,15 +25,18 @@ import ipywidgets as widgets
 
 from .. import knowledge
 from .._secret import Secret
-from ..diagnose import STEPS, diagnose, write_bundle
 from ..errors import Why403Error
-from ..lab import LAB_KEY, SCENARIOS
+from ..lab import SCENARIOS, scenario_id, shared_lab
 from ..model import Finding, Report, Target
 from ..redact import redact
-from .runbook import shared_lab
-from .tables import findings_html, verdict_html
+from ..render.bundle import write_bundle
+from ..render.html import findings_html, verdict_html
+from ..render.theme import PALETTE, WORST_COLOUR
+from ..runner import Hooks, diagnose, step_ids
 
 _ICON = {"idle": "○", "running": "◔", "done": "●", "error": "✖"}
+
+
 def _wide() -> widgets.Layout:
     return widgets.Layout(width="min(100%, 560px)")
 
@@ -61,7 +64,7 @@ def _close_thread_loop() -> None:
 class Panel(widgets.VBox):
     """Fill in the target (or tick "use the training lab"), press **Run all steps**, read the verdict."""
 
-    def __init__(self, *, use_lab: bool | None = None, scenario: str = "healthy", out_dir: str | Path = "why403-output") -> None:
+    def __init__(self, *, use_lab: bool | None = None, scenario: str = "ok", out_dir: str | Path = "why403-output") -> None:
         env = os.environ
         kb = knowledge.load()
         self.out_dir = Path(out_dir)
@@ -71,6 +74,7 @@ class Panel(widgets.VBox):
         self._side: threading.Thread | None = None
         self._started: dict[str, float] = {}
         self._done: set[str] = set()
+        self._needed_by: dict[str, str] = {}
         self._live: list[Finding] = []
         self._lock = threading.Lock()
         self._counts: dict[str, str] = {}
@@ -94,7 +98,7 @@ class Panel(widgets.VBox):
         self.allowlist = _text("Expected allowlist", "", "IPs or CIDRs, comma separated (optional)")
         self.ip_echo_url = _text("IP-echo URL", "", "https://… returning your public IP (never sent the key)")
         self.use_lab = widgets.Checkbox(value=use_lab, description="use the training lab", indent=False)
-        self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario if scenario in SCENARIOS else "healthy",
+        self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario_id(scenario) if scenario_id(scenario) in SCENARIOS else "ok",
                                          description="Lab scenario", style=_STYLE)
         self.paid_probe = widgets.Checkbox(value=False, description="allow one token-spending probe (1 token)", indent=False)
 
@@ -126,7 +130,7 @@ class Panel(widgets.VBox):
             st.add_class("why403-step-status")
         self._real = widgets.VBox([self.provider, self.base_url, self.key, self.key_env, self.key_status, self.organization,
                                    self.project, self.model, self.deployment, self.api_version, self.allowlist, self.ip_echo_url])
-        self._reset_status(STEPS)
+        self._reset_status(step_ids())
         self._show_key_status()
         self._sync_lab()
         super().__init__([
@@ -153,7 +157,7 @@ class Panel(widgets.VBox):
             text = f"key will be read from ${html.escape(name)}"
         else:
             text = "no key given: the credential checks will report a missing key"
-        self.key_status.value = f'<span style="color:#4b5563;font-size:12px">{text}</span>'
+        self.key_status.value = f'<span style="color:{PALETTE["subtle"]};font-size:12px">{text}</span>'
 
     def _sync_lab(self) -> None:
         self.scenario.disabled = not self.use_lab.value
@@ -167,9 +171,8 @@ class Panel(widgets.VBox):
     def target(self) -> Target:
         """The target the fields describe (raises :class:`InputError` on bad input)."""
         if self.use_lab.value:
-            lab = shared_lab()
-            return Target(base_url=lab.url(self.scenario.value), api_key=Secret(LAB_KEY), model=self.model.value.strip() or "gpt-4o-mini",
-                          ip_echo_url=lab.ip_echo_url, allow_paid_probe=self.paid_probe.value, timeout=5.0)
+            return shared_lab().target(self.scenario.value, model=self.model.value.strip() or "gpt-4o-mini",
+                                       allow_paid_probe=self.paid_probe.value)
         key = self._secret if self._secret else Secret(os.environ.get(self.key_env.value.strip(), "")) if self.key_env.value.strip() else Secret("")
         return Target.from_env(
             api_key=key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
@@ -181,14 +184,14 @@ class Panel(widgets.VBox):
     def run(self, steps: list[str] | None = None, *, wait: bool = False) -> threading.Thread | None:
         """Run the steps in a worker thread; ``wait=True`` blocks until done (headless use)."""
         if self._thread is not None and self._thread.is_alive():
-            self.message.value = "<span style='color:#b45309'>A run is already in progress.</span>"
+            self.message.value = f"<span style='color:{PALETTE['caution']}'>A run is already in progress.</span>"
             return self._thread
         try:
             target = self.target()
         except Why403Error as err:
             self._fail(str(err))
             return None
-        wanted = list(STEPS if steps is None else steps)
+        wanted = list(step_ids() if steps is None else steps)
         self._thread = threading.Thread(target=self._work, args=(target, wanted), name="why403-panel", daemon=True)
         self._busy(True)
         self._reset_status(wanted)
@@ -218,14 +221,16 @@ class Panel(widgets.VBox):
 
     def _work(self, target: Target, steps: list[str]) -> None:
         finished = threading.Event()
-        self._started, self._done = {}, set()
+        self._started, self._done, self._needed_by = {}, set(), {}
         threading.Thread(target=self._tick, args=(finished,), name="why403-panel-clock", daemon=True).start()
         try:
-            report = diagnose(target, steps=steps, progress=self._progress, on_findings=self._arrived)
+            hooks = Hooks(on_step_start=self._step_started, on_findings=self._arrived, on_step_end=self._step_ended)
+            report = diagnose(target, steps=steps, hooks=hooks)
             self.report = report
             self.verdict.value = verdict_html(report.verdict)
             self.findings.value = findings_html(report)
-            self.message.value = f"<span style='color:#4b5563;font-size:12px'>{len(report.findings)} findings in {report.elapsed_ms:.0f} ms</span>"
+            self.message.value = (f"<span style='color:{PALETTE['subtle']};font-size:12px'>{len(report.findings)} findings in "
+                                  f"{report.elapsed_ms:.0f} ms</span>")
         except Exception as err:  # noqa: BLE001 - a callback's error must land in the panel, not a lost log
             self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
             self.verdict.value = verdict_html(None)
@@ -233,34 +238,38 @@ class Panel(widgets.VBox):
             finished.set()
             self._busy(False)
 
-    def _progress(self, step: str, state: str) -> None:
-        if step not in self.status:
-            return
-        if state == "running":
-            self._started[step] = time.perf_counter()
-        else:
-            self._done.add(step)
+    def _step_started(self, step: str, needed_by: str) -> None:
+        self._started[step] = time.perf_counter()
+        self._needed_by[step] = needed_by
+        self.status[step].value = self._status_line(step, "running", 0)
+
+    def _step_ended(self, step: str) -> None:
+        self._done.add(step)
         elapsed = (time.perf_counter() - self._started.get(step, time.perf_counter())) * 1000
-        self.status[step].value = self._status_line(step, state, elapsed)
+        self.status[step].value = self._status_line(step, "done", elapsed)
 
     def _arrived(self, step: str, found: list[Finding]) -> None:
         with self._lock:  # the table grows as each step reports
             self._live.extend(found)
-            order = {s: i for i, s in enumerate(STEPS)}
+            order = {s: i for i, s in enumerate(step_ids())}
             self.findings.value = findings_html(sorted(self._live, key=lambda f: order.get(f.step, 99)))
         worst = next((s for s in ("error", "fail", "warn", "pass", "skip") if any(f.status == s for f in found)), "")
         self._counts[step] = worst
 
     def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
-        title = html.escape(next(s.title for s in knowledge.load().steps if s.id == step))
+        kb = knowledge.load()
+        title = html.escape(kb.step(step).title)
         worst = self._counts.get(step, "")
-        tail = {"idle": "waiting", "running": f"running… {elapsed_ms / 1000:.1f} s", "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "")}.get(state, state)
-        colour = {"fail": "#b91c1c", "error": "#b91c1c", "warn": "#b45309", "pass": "#15803d"}.get(worst, "#4b5563") if state == "done" else "#4b5563"
+        needed_by = self._needed_by.get(step, "")
+        why = f" (needed by {html.escape(kb.step(needed_by).title)})" if needed_by else ""
+        tail = {"idle": "waiting", "running": f"running… {elapsed_ms / 1000:.1f} s{why}",
+                "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "") + why}.get(state, state)
+        colour = WORST_COLOUR.get(worst, PALETTE["subtle"]) if state == "done" else PALETTE["subtle"]
         return f'<span style="font-size:12px;color:{colour}">{_ICON.get(state, "")} {title}: {tail}</span>'
 
     def _reset_status(self, steps: list[str] | tuple[str, ...]) -> None:
         self._counts = {}
-        for step in STEPS:
+        for step in step_ids():
             self.status[step].value = self._status_line(step, "idle" if step in steps else "skipped", 0)
 
     def _busy(self, busy: bool) -> None:
@@ -271,7 +280,7 @@ class Panel(widgets.VBox):
 
     def _fail(self, message: str, detail: str = "") -> None:
         more = f"<details><summary>details</summary><pre>{html.escape(redact(detail))}</pre></details>" if detail else ""
-        self.message.value = f"<div style='color:#b91c1c'>⚠ {html.escape(redact(message))}</div>{more}"
+        self.message.value = f"<div style='color:{PALETTE['bad']}'>⚠ {html.escape(redact(message))}</div>{more}"
 
     def _guard(self, action: Any) -> None:
         try:
@@ -281,7 +290,7 @@ class Panel(widgets.VBox):
 
     def _in_background(self, action: Any, note: str) -> threading.Thread:
         """Long actions run off the kernel's main thread; their outcome (or error) lands in the message line."""
-        self.message.value = f"<span style='color:#4b5563'>{html.escape(note)}</span>"
+        self.message.value = f"<span style='color:{PALETTE['subtle']}'>{html.escape(note)}</span>"
         self.export_button.disabled = True
 
         def work() -> None:

@@ -5,24 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..diagnose import backoff_plan, parse_duration, retry_after
-
-
-def headroom(headers: Mapping[str, str]) -> dict[str, dict[str, float | None]]:
-    """Limit, remaining and reset (seconds) for requests and tokens, from ``x-ratelimit-*`` headers."""
-    h = {k.lower(): v for k, v in headers.items()}
-    out: dict[str, dict[str, float | None]] = {}
-    for kind in ("requests", "tokens"):
-        def num(name: str) -> float | None:
-            try:
-                return float(h[name])
-            except (KeyError, ValueError):
-                return None
-
-        reset = h.get(f"x-ratelimit-reset-{kind}")
-        out[kind] = {"limit": num(f"x-ratelimit-limit-{kind}"), "remaining": num(f"x-ratelimit-remaining-{kind}"),
-                     "reset_s": parse_duration(reset) if reset else None}
-    return out
+from ..probes.ratelimits import backoff_plan, headroom, retry_after
 
 
 def headroom_figure(samples: Mapping[str, Mapping[str, str]]) -> Any:

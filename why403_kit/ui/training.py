@@ -9,17 +9,12 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 
 from .. import knowledge
-from .._secret import Secret
-from ..lab import LAB_KEY, SCENARIOS
+from ..lab import SCENARIOS, shared_lab
 from ..model import Target
-from .runbook import shared_lab
+from ..render.theme import PALETTE
 
-# Scenarios a class can tell apart from the evidence alone (healthy is a fair mystery too).
+# Scenarios a class can tell apart from the evidence alone (ok is a fair mystery too). Scenario ids are cause ids.
 MYSTERIES = [s for s in SCENARIOS if s != "network_error"]
-
-
-def _answer_id(scenario: str) -> str:
-    return "ok" if scenario == "healthy" else scenario
 
 
 @dataclass
@@ -33,7 +28,7 @@ class Mystery:
 
     @property
     def solved(self) -> bool:
-        return self.answered == _answer_id(self.scenario)
+        return self.answered == self.scenario
 
 
 class TrainingLab(widgets.VBox):
@@ -62,10 +57,8 @@ class TrainingLab(widgets.VBox):
 
     def new_mystery(self) -> Mystery:
         """Start a new exercise; its target points at the lab, the scenario stays hidden."""
-        lab = shared_lab()
         scenario = self._rng.choice(MYSTERIES)
-        target = Target(base_url=lab.url(scenario), api_key=Secret(LAB_KEY), ip_echo_url=lab.ip_echo_url, timeout=5.0)
-        m = Mystery(len(self.mysteries) + 1, scenario, target)
+        m = Mystery(len(self.mysteries) + 1, scenario, shared_lab().target(scenario))
         self.mysteries.append(m)
         self.check_button.disabled = False
         self.feedback.value = f"Mystery #{m.number} started: diagnose <code>mystery.target</code>, then pick the cause."
@@ -79,11 +72,11 @@ class TrainingLab(widgets.VBox):
             return False
         m.answered = cause
         kb = knowledge.load()
-        truth = kb.cause(_answer_id(m.scenario))
+        truth = kb.cause(m.scenario)
         if m.solved:
-            self.feedback.value = f"<span style='color:#15803d'>✔ Right: <code>{truth.id}</code>. {html.escape(truth.fix)}</span>"
+            self.feedback.value = f"<span style='color:{PALETTE['good']}'>✔ Right: <code>{truth.id}</code>. {html.escape(truth.fix)}</span>"
         else:
-            self.feedback.value = (f"<span style='color:#b91c1c'>✖ Not quite: it was <code>{truth.id}</code> ({html.escape(truth.title)}). "
+            self.feedback.value = (f"<span style='color:{PALETTE['bad']}'>✖ Not quite: it was <code>{truth.id}</code> ({html.escape(truth.title)}). "
                                    f"{html.escape(truth.summary)}</span>")
         self.check_button.disabled = True
         self._show_score()
