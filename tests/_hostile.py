@@ -47,7 +47,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-LAB_TLS = Path(__file__).resolve().parent.parent / "why403_kit" / "lab_tls"
+LAB_TLS = Path(__file__).resolve().parent.parent / "why403_kit" / "lab" / "tls"
 LAB_CERT = LAB_TLS / "lab-cert.pem"  # self-signed for 127.0.0.1 and localhost; trust it explicitly to talk TLS to the kit
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 4 << 20

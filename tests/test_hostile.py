@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from why403_kit import InputError, Report, Secret, Target, classify, diagnose, support_bundle, triage, write_bundle
+from why403_kit import InputError, Report, Secret, Target, classify, diagnose, render, support_bundle, triage, write_bundle
 from why403_kit.probes._http import MAX_BODY
+from why403_kit.render import findings_html, verdict_html
 
 from ._hostile import BEHAVIOURS, LAB_CERT, HostileServer, RecordingProxy, echo_forms
 from ._leaks import assert_no_leak, leaks
@@ -165,7 +166,9 @@ def test_recording_proxy_forwards_plain_http_tunnels_https_and_records_all(hosti
 def _artefacts(report: Report, out: Path) -> dict[str, str]:
     files = write_bundle(report, out)
     texts = {
-        "report.to_dict()": json.dumps(report.to_dict()), "repr(report)": repr(report), "report.to_markdown()": report.to_markdown(),
+        "report.to_dict()": json.dumps(report.to_dict()), "repr(report)": repr(report),
+        **{f"render {fmt}": render(report, fmt) for fmt in ("table", "json", "markdown")},
+        "findings_html()": findings_html(report), "verdict_html()": verdict_html(report.verdict),
         "support_bundle()": json.dumps(support_bundle(report)), "repr(exchanges)": repr(report.exchanges), "repr(target)": repr(report.target),
         "str(findings)": str([f.to_dict() for f in report.findings]),
     }
@@ -207,7 +210,7 @@ def test_a_key_with_a_trailing_cr_leaves_no_trace(hostile: HostileServer, tmp_pa
     # key (32 hex digits) has no shape a pattern knows: only the live registry, escaped forms included, can mask it.
     azure: dict[str, Any] = {"deployment": "gpt4o", "api_version": "2024-10-21"} if provider == "azure" else {}
     report = diagnose(Target(base_url=hostile.url("echo"), api_key=Secret(key + "\r"), provider=provider, timeout=5, **azure))
-    assert any("LocalProtocolError" in (e["exception"] or "") for e in report.exchanges)
+    assert any("LocalProtocolError" in (e.error or "") for e in report.exchanges)
     for name, text in _artefacts(report, tmp_path).items():
         assert not leaks(text, key), name
 
@@ -316,7 +319,7 @@ def test_a_200_that_is_not_the_api_is_never_ok(hostile: HostileServer, behaviour
 def test_a_reset_mid_body_keeps_the_401_that_arrived(hostile: HostileServer) -> None:
     report = diagnose(Target(base_url=hostile.url("reset_mid_body"), api_key=Secret(CANARY), timeout=5))
     assert report.verdict.cause == "invalid_api_key"
-    assert any(e["status"] == 401 and e["headers"].get("x-request-id") == "req_hostile_reset" for e in report.exchanges)
+    assert any(e.status == 401 and e.headers.get("x-request-id") == "req_hostile_reset" for e in report.exchanges)
 
 
 @pytest.mark.xfail(strict=True, reason="part 2 (runner and probes/_http.py): every request and the whole run have a deadline; a drip "
