@@ -107,13 +107,13 @@ def _header(m: re.Match[str], text: str) -> Span | None:
         keep = len(words)  # cookies hold spaces
     elif "authorization" in m.group("name").lower() and len(words) > 1 and words[0].group().isalpha():
         keep = 2
-    if _PLACEHOLDER.match(raw.strip()):
-        return None
+    if _PLACEHOLDER.match(raw.strip()) or words[0].group().startswith(MASK):
+        return None  # a placeholder, or a value already masked (by a rule that saw further than this one)
     return m.start("v") + words[0].start(), m.start("v") + words[keep - 1].end()
 
 
 def _masked_unless_mask(m: re.Match[str], text: str, group: str) -> Span | None:
-    return None if m.group(group) == MASK else m.span(group)
+    return None if m.group(group).startswith(MASK) else m.span(group)
 
 
 # (pattern, lower-cased literals a match starts with (None: scan with the pattern), span of the secret part or None).
