@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from why403_kit import Secret, Target, diagnose
+from why403_kit import Secret, Target, classify, diagnose
 from why403_kit.model import Finding, Report
 
 from .conftest import CANARY
@@ -45,18 +47,19 @@ def test_raw_socket_checks_are_skipped_with_the_reason_when_a_transport_is_injec
 
 
 def test_a_refusal_travels_as_fields_not_inside_the_sentence() -> None:
-    fake = FakeProvider((403, {"cf-ray": "8f00fake-AMS"}, error("Country, region, or territory not supported",
-                                                                "unsupported_country_region_territory", "request_forbidden")),
-                        request_id="req_fake_region")
+    body = error("Country, region, or territory not supported", "unsupported_country_region_territory", "request_forbidden")
+    fake = FakeProvider((403, {"cf-ray": "8f00fake-AMS"}, body), request_id="req_fake_region")
+    expected = classify(403, {"cf-ray": "8f00fake-AMS", "content-type": "application/json"}, json.dumps(body)).confidence
+    assert 0.5 < expected < 1
     report = diagnose(_target(), transport=fake.transport)
     live = _check(report, "live GET /models")
     assert (live.status, live.cause, live.http_status, live.responder) == ("fail", "unsupported_region", 403, "provider")
     assert (live.request_id, live.cf_ray, live.observed) == ("req_fake_region", "8f00fake-AMS", True)
-    assert live.confidence == 0.95  # the classifier's, for an error code
+    assert live.confidence == expected  # the classifier's, not a constant
     assert "responder" not in live.evidence
     v = report.verdict
     assert (v.cause, v.step, v.check, v.http_status, v.responder, v.confidence) == (
-        "unsupported_region", "credentials", "live GET /models", 403, "provider", 0.95)
+        "unsupported_region", "credentials", "live GET /models", 403, "provider", expected)
     assert all(not f.observed for f in report.findings if f.step == "headers")  # lints of the input
 
 

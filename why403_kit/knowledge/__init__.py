@@ -38,6 +38,7 @@ CAUSE_KEYS: dict[str, tuple[str, bool]] = {
 RULE_KEYS: dict[str, tuple[str, bool]] = {
     "codes": ("texts", False), "messages": ("patterns", False), "titles": ("patterns", False), "headers": ("header specs", False),
     "exceptions": ("patterns", False), "statuses": ("integers", False), "priority": ("integer", False),
+    "responder": ("responder", False),
 }
 STEP_KEYS: dict[str, tuple[str, bool]] = {"id": ("id", True), "title": ("text", True), "explains": ("text", True)}
 FAQ_KEYS: dict[str, tuple[str, bool]] = {"q": ("text", True), "a": ("text", True), "causes": ("cause ids", False)}
@@ -46,7 +47,7 @@ SYMPTOM_KEYS: dict[str, tuple[str, bool]] = {
 }
 RESPONDER_KEYS: dict[str, tuple[str, bool]] = {
     "id": ("responder", True), "label": ("text", True), "messages": ("patterns", False), "header_prefixes": ("texts", False),
-    "certificate_issuers": ("patterns", False),
+    "certificate_issuers": ("patterns", False), "headers": ("texts", False), "servers": ("patterns", False),
 }
 T = TypeVar("T")
 FILES = ("causes.toml", "steps.toml", "faq.toml", "symptoms.toml", "responders.toml")
@@ -63,6 +64,7 @@ class Rule:
     exceptions: tuple[re.Pattern[str], ...] = ()
     statuses: tuple[int, ...] = ()
     priority: int = 0
+    responder: str = ""  # who answered when this rule matched (a hop other than the cause's usual one); "" = the cause's
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Responder:
     messages: tuple[re.Pattern[str], ...] = ()
     header_prefixes: tuple[str, ...] = ()
     certificate_issuers: tuple[re.Pattern[str], ...] = ()
+    headers: tuple[str, ...] = ()  # exact (lower-case) header names only this hop sends
+    servers: tuple[re.Pattern[str], ...] = ()  # searched in the Server and Via headers
 
 
 def _strict(entries: Mapping[str, T], key: str, file: str, what: str) -> T:
@@ -178,6 +182,7 @@ def _rule(raw: dict[str, Any]) -> Rule:
         exceptions=_patterns(raw.get("exceptions", [])),
         statuses=tuple(int(s) for s in raw.get("statuses", [])),
         priority=int(raw.get("priority", 0)),
+        responder=str(raw.get("responder", "")),
     )
 
 
@@ -343,7 +348,8 @@ def load_from(directory: str | Path | Traversable) -> Knowledge:
     raw_responders = _entries(data, name, "responder", RESPONDER_KEYS)
     _unique(raw_responders, "id", name, "responder")
     responders = {r["id"]: Responder(r["id"], r["label"], _patterns(r.get("messages", [])), tuple(r.get("header_prefixes", [])),
-                                     _patterns(r.get("certificate_issuers", []))) for r in raw_responders}
+                                     _patterns(r.get("certificate_issuers", [])), tuple(h.lower() for h in r.get("headers", [])),
+                                     _patterns(r.get("servers", []))) for r in raw_responders}
     if missing := [r for r in RESPONDER_IDS if r not in responders]:
         raise KnowledgeError(f"{name}: responder(s) {', '.join(missing)} missing; every one of {', '.join(RESPONDER_IDS)} is drawn")
     responders = {r: responders[r] for r in RESPONDER_IDS}

@@ -44,6 +44,12 @@ SCENARIOS: dict[str, tuple[int, dict[str, str], str]] = {
                            "x-ratelimit-reset-requests": "1.2s", "x-ratelimit-limit-tokens": "30000", "x-ratelimit-remaining-tokens": "0",
                            "x-ratelimit-reset-tokens": "6m0s"},
                      openai_error("Rate limit reached for gpt-4o-mini in organization org-LAB on tokens per min (TPM): Limit 30000, Used 30000, Requested 20. Please try again in 2s.", "tokens", "rate_limit_exceeded")),
+    # One request larger than the whole per-minute budget: the bucket is full (remaining = limit) and no Retry-After,
+    # because waiting never lets it through. Played on the inference endpoints only (see INFERENCE_ONLY).
+    "request_too_large": (429, {**JSON, "x-ratelimit-limit-tokens": "30000", "x-ratelimit-remaining-tokens": "30000", "x-ratelimit-reset-tokens": "0s"},
+                          openai_error("Request too large for gpt-4o-mini in organization org-LAB on tokens per min (TPM): Limit 30000, Requested 45012. "
+                                       "The input or output tokens must be reduced in order to run successfully. Visit "
+                                       "https://platform.openai.com/account/rate-limits to learn more.", "tokens", "rate_limit_exceeded")),
     "server_error": (502, {"content-type": "text/html", "server": "cloudflare"}, "<html><head><title>api.openai.com | 502: Bad gateway</title></head></html>"),
     "network_error": (0, {}, ""),  # the connection is closed without an answer
     "tls_interception": (200, {}, ""),  # played by the TLS listener (see Lab.url)
@@ -56,8 +62,8 @@ NOT_PLAYED = {"unknown": "nothing to play"}
 # Old scenario names still accepted as input (shown under their cause id).
 ALIASES = {"healthy": "ok"}
 # Refusals that only inference endpoints give (listing models works): a restricted key without
-# 'model.request', a model that needs a verified organization.
-INFERENCE_ONLY = {"missing_scope", "org_verification_required"}
+# 'model.request', a model that needs a verified organization, a request larger than the token budget.
+INFERENCE_ONLY = {"missing_scope", "org_verification_required", "request_too_large"}
 MISSING_REQUEST_SCOPE = openai_error("You have insufficient permissions for this operation. Missing scopes: model.request. Check that you have the correct "
                               "role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted "
                               "API key, that it has the necessary scopes.")

@@ -81,7 +81,7 @@ class Handler(BaseHTTPRequestHandler):
             body = None
         if path.startswith("/openai/") and not path.startswith("/openai/v1/"):
             answer = self._azure(scenario, path, query, body)
-        elif scenario in INFERENCE_ONLY and not path.endswith(INFERENCE_PATHS[:2] if scenario == "org_verification_required" else INFERENCE_PATHS):
+        elif scenario in INFERENCE_ONLY and not path.endswith(INFERENCE_PATHS if scenario == "missing_scope" else INFERENCE_PATHS[:2]):
             answer = self._healthy(path, body)  # listing and retrieving models (and, for verification, moderation) still works
         elif scenario == "missing_scope":
             answer = 401, JSON, MISSING_REQUEST_SCOPE
