@@ -291,13 +291,11 @@ def test_a_key_with_control_characters_is_never_sent(hostile: HostileServer) -> 
 _CUT_BODY = json.dumps({"error": {"message": f"key {CANARY}{' ' * 26}Incorrect API key provided", "code": None}})
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (classify.py): quote the matched message with redact.excerpt (mask, then cut) instead of "
-                                       "cutting 40 characters before it and masking the piece")
 def test_classify_quotes_no_cut_piece_of_the_key() -> None:
+    # the key ends 26 characters before the matched phrase: a snippet cut 40 characters before it, then masked, kept 14
     assert_no_leak(json.dumps(classify(401, {}, _CUT_BODY).to_dict()))
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (triage.py, through classify): examples are quoted with redact.excerpt")
 def test_triage_examples_hold_no_cut_piece_of_the_key() -> None:
     line = f"2024-05-01T10:00:00Z ERROR status=401 Authorization: Bearer {CANARY}{' ' * 26} Incorrect API key provided"
     report = triage([line])
@@ -305,9 +303,12 @@ def test_triage_examples_hold_no_cut_piece_of_the_key() -> None:
     assert_no_leak(json.dumps(report.to_dict()), report.to_markdown())
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (probes: 200 is ok only when the body has the API's shape): a 200 that is not the API "
-                                       "is something answering in the provider's place (proxy_block), never ok")
-@pytest.mark.parametrize("behaviour", ["captive_portal", "truncated_json", "gzip_bomb", "deflate_bomb", "huge_body"])
+_NOT_THE_API = pytest.mark.xfail(strict=True, reason="part 2 (probes: 200 is ok only when the body has the API's shape): a 200 that is "
+                                                     "not the API is something answering in the provider's place (proxy_block), never ok")
+
+
+@pytest.mark.parametrize("behaviour", ["captive_portal", *(pytest.param(b, marks=_NOT_THE_API)
+                                                           for b in ("truncated_json", "gzip_bomb", "deflate_bomb", "huge_body"))])
 def test_a_200_that_is_not_the_api_is_never_ok(hostile: HostileServer, behaviour: str) -> None:
     report = diagnose(Target(base_url=hostile.url(behaviour), api_key=Secret(CANARY), timeout=5))
     assert report.verdict.cause != "ok" and report.failed
