@@ -5,6 +5,7 @@ Fixed seed (the ``why403`` hypothesis profile in conftest.py derandomizes), a fe
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -19,6 +20,8 @@ from ._leaks import assert_no_leak, canary_forms
 from .conftest import CANARY
 
 _HELD = Secret(CANARY)
+_URL_KEY = "".join(f"%{b:02X}" for b in CANARY.encode())
+_B64_USER_KEY = base64.b64encode(f"svc-user:{CANARY}".encode()).decode()
 CAUSES = set(load().causes)
 FORMS = sorted(canary_forms().values())
 # words the rules and the evidence extraction key on, so the fuzzer reaches past the fallbacks
@@ -46,6 +49,7 @@ _exception = st.none() | _texty | st.builds(ValueError, _texty) | st.builds(http
 @given(_status, _headers, _body, _exception)
 @example(401, {"x-echo": CANARY}, {"error": {"message": f"Incorrect API key provided: {CANARY}"}}, None)
 @example(None, None, None, f"LocalProtocolError: Illegal header value b'Bearer {CANARY}\\r'")
+@example(None, None, f"<html><head><title>errorerrorerror{_URL_KEY}'{CANARY}'{_B64_USER_KEY}</title></head></html>", None)  # a title cut, then masked
 def test_classify_never_raises_and_never_returns_the_key(status: Any, headers: Any, body: Any, exception: Any) -> None:
     d = classify(status, headers, body, exception)
     assert d.cause in CAUSES and d.fix

@@ -138,6 +138,14 @@ def test_excerpt_marks_only_the_sides_it_cut_and_never_splits_a_mask() -> None:
     assert excerpt("short", 1, 2, 100) == "short"
 
 
+def test_an_encoded_form_cut_at_one_end_is_masked() -> None:
+    # a title or a header value cut to a length before it was masked: base64 or hex of the key, missing its head or tail
+    for encoded in (base64.b64encode(f"svc-user:{CANARY}".encode()).decode(), base64.b64encode(f"Bearer {CANARY}".encode()).decode(),
+                    CANARY.encode().hex()):
+        for cut in (encoded[:-7], encoded[9:], encoded[: len(encoded) // 2 + 12]):
+            assert leaks(cut) and not leaks(redact(f"title '{cut}'")), cut
+
+
 def test_a_long_fragment_of_a_live_key_is_masked_wherever_it_was_cut() -> None:
     for start in range(0, len(CANARY) - FRAGMENT + 1, 5):
         piece = CANARY[start : start + FRAGMENT]

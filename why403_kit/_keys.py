@@ -119,10 +119,12 @@ def _escapes(text: str) -> set[str]:
 class KeyForms:
     """What the masking pass looks for, for one live value (computed once, when the value is registered).
 
-    ``exact``: lower-cased fixed strings masked wherever they appear, longest first.
-    ``anchors``: lower-cased windows of the key, each with the lower-cased text it was cut from and its
-    offset there; a window found in a text is grown to the longest run shared with that text, and the run
-    is masked when it has at least ``FRAGMENT`` characters (a key cut by a snippet or a column).
+    ``exact``: lower-cased fixed strings masked wherever they appear, longest first (the short forms).
+    ``anchors``: lower-cased windows, each with the lower-cased form it was cut from and its offset there; a
+    window found in a text is grown to the longest run the text shares with that form, and the run is masked
+    when it has at least ``FRAGMENT`` characters. The key's own text has a window every ``FRAGMENT // 2``
+    characters, so any ``FRAGMENT`` characters of it are found wherever it was cut; every other long form (base64,
+    hex, escapes) has one at its head and one at its tail, so it is found when a cut took only one of its ends.
     """
 
     exact: tuple[str, ...]
@@ -135,17 +137,20 @@ def derived_forms(value: str) -> KeyForms:
     prefix = key_prefix(stripped)
     texts = {value, stripped, stripped[len(prefix):], *_pieces(value)}
     texts = {t for t in texts if len(t) >= min(MIN_FORM, len(value))}
-    exact: set[str] = set()
+    others: set[str] = set()
     for text in texts:
-        exact.add(text)
-        exact |= _escapes(text)
+        others |= _escapes(text)
         data = text.encode("utf-8", "surrogatepass")
-        exact.add(data.hex())
-        exact |= _base64_middles(data)
-    lowered = {f.lower() for f in exact if len(f) >= MIN_FORM or f == value}
+        others.add(data.hex())
+        others |= _base64_middles(data)
+    lowered_texts = {t.lower() for t in texts}
+    lowered = {f.lower() for f in others if len(f) >= MIN_FORM} - lowered_texts
     anchors: list[tuple[str, str, int]] = []
-    long = {t.lower() for t in texts if len(t) >= FRAGMENT}
+    long = {t for t in lowered_texts if len(t) >= FRAGMENT}
     for text in sorted(t for t in long if not any(t != u and t in u for u in long)):  # a piece of a longer text adds nothing
         starts = set(range(0, len(text) - _ANCHOR + 1, _ANCHOR)) | {len(text) - _ANCHOR}
         anchors += [(text[i : i + _ANCHOR], text, i) for i in sorted(starts)]
-    return KeyForms(tuple(sorted(lowered, key=lambda f: (-len(f), f))), tuple(anchors))
+    for form in sorted(f for f in lowered if len(f) >= 2 * FRAGMENT):
+        anchors += [(form[:FRAGMENT], form, 0), (form[-FRAGMENT:], form, len(form) - FRAGMENT)]
+    exact = {t for t in lowered_texts if len(t) < FRAGMENT} | {f for f in lowered if len(f) < 2 * FRAGMENT}
+    return KeyForms(tuple(sorted(exact, key=lambda f: (-len(f), f))), tuple(anchors))
