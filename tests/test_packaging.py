@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # The design card's packages, and what the exports and notebooks need.
 RUNTIME = {"httpx", "pandas", "ipywidgets", "ipykernel", "jupyterlab", "nbclient", "nbconvert", "nbformat", "papermill", "matplotlib"}
-TEST_TOOLS = {"pytest", "pytest-timeout", "playwright", "mypy", "ruff", "pandas-stubs"}
+TEST_TOOLS = {"pytest", "pytest-timeout", "playwright", "mypy", "ruff", "pandas-stubs", "hypothesis"}
 
 
 def test_a_plain_install_brings_every_runtime_package() -> None:

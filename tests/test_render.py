@@ -44,9 +44,7 @@ def test_a_new_kind_of_report_is_one_line_per_format() -> None:
 def test_json_is_masked_as_a_structure_so_escapes_survive() -> None:
     # A quote inside a credential header value: masking the serialized text would cut the JSON escape open.
     data = {"note": f'Cookie: session="{CANARY}"; path=/', "text": "ünïcode stays as is"}
-    naive = redact(json.dumps(data))
-    with pytest.raises(ValueError):
-        json.loads(naive)  # the trap this layer avoids
+    assert json.loads(redact(json.dumps(data)))  # masking JSON text keeps its escapes whole too, but structures come first
     out = to_json(data)
     assert json.loads(out)["note"].startswith("Cookie: [REDACTED]") and CANARY not in out
     assert "ünïcode" in out

@@ -10,6 +10,7 @@ The public API is below (``__all__``); the modules behind it are:
 - :mod:`.errors`     the whole error tree
 """
 
+from ._logs import install_log_redaction
 from ._secret import Secret
 from .classify import Diagnosis, classify
 from .errors import ExportError, InputError, KnowledgeError, LabError, StepError, Why403Error
@@ -25,3 +26,5 @@ __all__ = [
     "Report", "Secret", "Session", "StepError", "Target", "Verdict", "Why403Error", "adiagnose", "classify", "diagnose", "redact",
     "render", "support_bundle", "triage", "write_bundle",
 ]
+
+install_log_redaction()  # every log record of the process is masked from here on (see why403_kit._logs)

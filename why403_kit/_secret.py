@@ -1,26 +1,75 @@
-"""The secret holder: a credential that never shows itself.
+"""The secret holder, and the registry of every value a holder was ever given in this process.
 
-Every live ``Secret`` registers its value so that :func:`why403_kit.redact.redact`
-can scrub it from any text, even in shapes no pattern foresaw.
+Why a registry keyed by value, kept for the life of the process, and not a weak set of holders:
+a value leaves its holder the moment it is sent. A server echoes it, an HTTP library puts it in an
+exception or a debug log line, and those texts outlive the ``Secret`` that held it (in a report, a
+bundle, the panel's HTML, a buffered log). A registry that forgot a value when its holder was
+collected would stop masking it while copies were still around; one keyed by holders that compare by
+value forgot it as soon as the *first* of two holders of the same value was collected. So a value is
+registered once, with its derived forms computed there and then (:func:`._keys.derived_forms`), and
+stays registered: a process sees a handful of keys, and masking a value nobody uses any more costs
+one substring search per form.
+
+Two kinds of value are not registered, because masking them would hide ordinary text for the rest of the
+process and protect nothing: values shorter than :data:`._keys.MIN_SECRET` characters (they would eat
+words), and an http(s) URL pasted where the key belongs (it would hide the target's own address in every
+output; the key checks report it, and a password inside it is masked by the URL rule of :mod:`.redact`).
 """
 
 from __future__ import annotations
 
-import weakref
+import re
+import threading
 from typing import Any, NoReturn
 
-_LIVE: weakref.WeakSet[Secret] = weakref.WeakSet()
+from ._keys import MIN_SECRET, KeyForms, derived_forms, key_prefix
+
+_LOCK = threading.Lock()
+_REGISTRY: dict[str, KeyForms] = {}  # value -> its forms; never shrinks (see the module docstring)
+_URL = re.compile(r"(?i)\s*https?://\S*\s*\Z")
+_generation = 0  # bumped on every new value, so the masking pass knows when to rebuild what it caches
+
+
+def register(value: str) -> None:
+    """Mask ``value`` and its derived forms from now on, for the life of the process (idempotent)."""
+    global _generation
+    if not isinstance(value, str) or len(value) < MIN_SECRET or value in _REGISTRY or _URL.match(value):
+        return
+    forms = derived_forms(value)  # outside the lock: a few dozen encodings
+    with _LOCK:
+        if value not in _REGISTRY:
+            _REGISTRY[value] = forms
+            _generation += 1
+
+
+def registry_generation() -> int:
+    """A number that changes whenever a value is registered."""
+    return _generation
+
+
+def live_forms() -> tuple[KeyForms, ...]:
+    """The forms of every registered value (a snapshot)."""
+    with _LOCK:
+        return tuple(_REGISTRY.values())
+
+
+def live_values() -> list[str]:
+    """Every registered value, longest first."""
+    with _LOCK:
+        return sorted(_REGISTRY, key=len, reverse=True)
 
 
 class Secret:
-    """Holds a key. ``repr``/``str``/``format`` show a hint, never the value; pickling is refused."""
+    """Holds a key. ``repr``/``str``/``format`` show a hint, never the value; pickling is refused.
+
+    Creating one registers its value for masking for the life of the process (see the module docstring).
+    """
 
     __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
-        if value:
-            _LIVE.add(self)
+        register(value)
 
     def reveal(self) -> str:
         """The raw value, for the one place that builds the outgoing header."""
@@ -35,10 +84,7 @@ class Secret:
     @property
     def hint(self) -> str:
         """A safe description: known prefix and length, never any of the secret part."""
-        from .redact import key_prefix
-
-        prefix = key_prefix(self._value)
-        return f"{prefix or '?'}… ({len(self._value)} chars)"
+        return f"{key_prefix(self._value) or '?'}… ({len(self._value)} chars)"
 
     def __repr__(self) -> str:
         return f"Secret({self.hint if self._value else 'empty'})"
@@ -65,8 +111,3 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(("Secret", len(self._value)))
-
-
-def live_values() -> list[str]:
-    """Values of every secret alive in this process, longest first."""
-    return sorted({s._value for s in list(_LIVE) if len(s._value) >= 4}, key=len, reverse=True)
