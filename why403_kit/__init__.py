@@ -7,7 +7,7 @@ from .errors import InputError, StepError, Why403Error
 from .lab import Lab
 from .model import Finding, Report, Target, Verdict
 from .redact import redact
-from .triage import triage
+from . import triage  # the package, callable: triage(path) is triage.triage(path)
 
 __all__ = [
     "Diagnosis", "Finding", "InputError", "Lab", "Report", "Secret", "StepError", "Target", "Verdict", "Why403Error",

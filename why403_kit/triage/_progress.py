@@ -1,0 +1,47 @@
+"""A progress bar on stderr for long reads, only when stderr is a terminal (tqdm, imported only then)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, Any
+
+
+class Progress:
+    """Bytes read (streaming engine) or percent done (DuckDB); silent unless ``enabled``."""
+
+    def __init__(self, enabled: bool, *, total: int | None = None, unit: str = "B", desc: str = "triage", stream: IO[str] | None = None) -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        from tqdm import tqdm
+
+        delay = float(os.environ.get("WHY403_PROGRESS_DELAY", "1.0") or 1.0)  # short reads show nothing
+        self._bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", unit_divisor=1024 if unit == "B" else 1000, desc=desc,
+                         file=stream or sys.stderr, delay=delay, leave=False, dynamic_ncols=True)
+        self._done = 0.0
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None and n > 0:
+            self._bar.update(n)
+
+    def percent(self, value: float) -> None:
+        if self._bar is not None and value > self._done:
+            self._bar.update(value - self._done)
+            self._done = value
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def wanted(flag: bool | None, stream: IO[str] | None = None) -> bool:
+    """Show progress? ``flag`` forces it on or off; by default only when the stream (stderr) is a terminal."""
+    if flag is not None:
+        return flag
+    target = stream or sys.stderr
+    try:
+        return bool(target.isatty())
+    except (AttributeError, ValueError):
+        return False
