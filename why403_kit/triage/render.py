@@ -16,12 +16,19 @@ from typing import Any
 from ..redact import redact, redact_obj
 from ._model import CauseGroup, TriageReport
 
-_COLUMNS = ("cause", "count", "share", "first seen", "last seen", "status", "hosts", "keys")
+_COLUMNS = ("cause", "count", "share", "seen (UTC)", "status", "hosts", "keys")
+_SHRINK = {"seen (UTC)": 18, "hosts": 14, "status": 6}  # columns that wrap, in the order they give up width, and their floor
+
+
+def _short(iso: str) -> str:
+    return iso[:16].replace("T", "\u00a0") if iso else ""  # a no-break space keeps date and time on one line
 
 
 def _cells(g: CauseGroup) -> list[str]:
-    return [g.cause, str(g.count), f"{g.share:.0%}", g.first_seen, g.last_seen, ",".join(map(str, g.statuses)),
-            ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else ""), str(g.keys)]
+    last = g.last_seen[11:16] if g.last_seen[:10] == g.first_seen[:10] else _short(g.last_seen)
+    seen = _short(g.first_seen) + (f" →\u00a0{last}" if g.last_seen and g.last_seen[:16] != g.first_seen[:16] else "")
+    hosts = ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else "")
+    return [g.cause, str(g.count), f"{g.share:.0%}", seen, ",".join(map(str, g.statuses)), hosts, str(g.keys)]
 
 
 def headline(report: TriageReport) -> str:
@@ -39,18 +46,19 @@ def _width(width: int | None) -> int:
 
 
 def _table(rows: list[list[str]], width: int) -> list[str]:
-    """Columns as wide as their content; the hosts column wraps so the table fits ``width``."""
+    """Columns as wide as their content; seen, hosts and status wrap (in that order of need) so the table fits ``width``."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_COLUMNS)]
-    hosts = _COLUMNS.index("hosts")
-    fixed = sum(w for i, w in enumerate(widths) if i != hosts) + 2 * (len(widths) - 1)
-    widths[hosts] = max(12, min(widths[hosts], width - fixed))
-    out = ["  ".join(h.ljust(w) for h, w in zip(_COLUMNS, widths, strict=True)).rstrip(),
-           "  ".join("-" * w for w in widths)]
+    for name, floor in _SHRINK.items():
+        i = _COLUMNS.index(name)
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        if excess > 0:
+            widths[i] = max(floor, widths[i] - excess)
+    out = ["  ".join(h.ljust(w) for h, w in zip(_COLUMNS, widths, strict=True)).rstrip(), "  ".join("-" * w for w in widths)]
     for row in rows:
-        wrapped = [textwrap.wrap(c, w, break_long_words=True) or [""] for c, w in zip(row, widths, strict=True)]
+        wrapped = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""] for c, w in zip(row, widths, strict=True)]
         for k in range(max(len(c) for c in wrapped)):
             out.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(wrapped, widths, strict=True)).rstrip())
-    return out
+    return [line.replace("\u00a0", " ") for line in out]
 
 
 def text(report: TriageReport, width: int | None = None) -> str:
