@@ -1,5 +1,6 @@
 """why403_kit: say why OpenAI, Azure OpenAI or a gateway refuses a call, with evidence and the fix."""
 
+from . import triage  # the package, callable: triage(path) is triage.triage(path)
 from ._secret import Secret
 from .classify import Diagnosis, classify
 from .diagnose import adiagnose, diagnose, support_bundle, write_bundle
@@ -7,7 +8,6 @@ from .errors import InputError, StepError, Why403Error
 from .lab import Lab
 from .model import Finding, Report, Target, Verdict
 from .redact import redact
-from . import triage  # the package, callable: triage(path) is triage.triage(path)
 
 __all__ = [
     "Diagnosis", "Finding", "InputError", "Lab", "Report", "Secret", "StepError", "Target", "Verdict", "Why403Error",

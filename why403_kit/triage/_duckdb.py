@@ -127,7 +127,7 @@ def source_sql(kind: str, files: list[str], compression: str, limit: int | None)
         return f"SELECT to_json(t)::VARCHAR AS line FROM read_parquet({listed}, union_by_name = true) t{lim}"
     comp = f", compression = {_q(compression or 'none')}"
     if kind == "csv":
-        return (f"SELECT to_json(t)::VARCHAR AS line FROM read_csv({listed}, header = true, all_varchar = true, union_by_name = true, "
+        return (f"SELECT to_json(t)::VARCHAR AS line FROM read_csv({listed}, header = true, all_varchar = true, "
                 f"max_line_size = {MAX_EVENT}, ignore_errors = true, store_rejects = true{comp}) t{lim}")
     return (f"SELECT line FROM read_csv({listed}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', header = false, "
             f"auto_detect = false, strict_mode = false, max_line_size = {MAX_EVENT}, ignore_errors = true, store_rejects = true{comp}){lim}")
@@ -147,6 +147,8 @@ def _run(con: Any, sql: str, progress: Callable[[float], None] | None) -> list[t
     """Run ``sql``; while it runs, report DuckDB's own progress (0..100) from this thread."""
     if progress is None:
         return list(con.execute(sql).fetchall())
+    con.execute("SET enable_progress_bar = true")  # progress is tracked only when enabled; we draw it, DuckDB prints nothing
+    con.execute("SET enable_progress_bar_print = false")
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -238,7 +240,7 @@ def write_per_event(kind: str, files: list[str], compression: str, ctx: ReadCont
         events = _events_sql(source_sql(kind, files, compression, ctx.limit), ctx.fields)
         options = "(FORMAT parquet)" if fmt == "parquet" else "(FORMAT csv, HEADER true)"
         con.execute(f"""COPY (SELECT strftime(ev.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS time, ev.host, c.status, ev.model, ev.key AS key_hash,
-                     ev.request_id, c.signature, c.cause FROM ({events}) ev JOIN causes c USING (sig)) TO {_q(str(out))} {options}""")
+                     ev.request_id, c.signature, c.cause, '' AS source, '' AS record FROM ({events}) ev JOIN causes c USING (sig)) TO {_q(str(out))} {options}""")
         return int(con.execute("SELECT count(*) FROM read_" + ("parquet" if fmt == "parquet" else "csv") + f"({_q(str(out))})").fetchall()[0][0])
     finally:
         con.close()

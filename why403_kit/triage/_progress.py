@@ -16,19 +16,30 @@ class Progress:
             return
         from tqdm import tqdm
 
-        delay = float(os.environ.get("WHY403_PROGRESS_DELAY", "1.0") or 1.0)  # short reads show nothing
+        try:
+            delay = max(0.0, float(os.environ.get("WHY403_PROGRESS_DELAY", "1")))  # reads shorter than this show nothing
+        except ValueError:
+            delay = 1.0
+        target = stream or sys.stderr
+        try:
+            size = os.get_terminal_size(target.fileno())
+            columns, rows = size.columns, size.lines
+        except (OSError, ValueError, AttributeError):
+            columns, rows = 0, 0
+        # a terminal that reports no size (0 x 0) would make tqdm hide the bar: assume 80 x 24 then
         self._bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", unit_divisor=1024 if unit == "B" else 1000, desc=desc,
-                         file=stream or sys.stderr, delay=delay, leave=False, dynamic_ncols=True)
-        self._done = 0.0
+                         file=target, delay=delay, leave=False, ncols=columns if columns >= 40 else 80, nrows=rows or 24)
+        self._done = 0
 
     def advance(self, n: int) -> None:
         if self._bar is not None and n > 0:
             self._bar.update(n)
 
     def percent(self, value: float) -> None:
-        if self._bar is not None and value > self._done:
-            self._bar.update(value - self._done)
-            self._done = value
+        whole = int(value)
+        if self._bar is not None and whole > self._done:
+            self._bar.update(whole - self._done)
+            self._done = whole
 
     def close(self) -> None:
         if self._bar is not None:

@@ -8,6 +8,7 @@ input format is one class here plus one line in ``READERS``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -231,10 +232,8 @@ def _oversized_entry(value: Oversized, where: str) -> Event | None:
     rest = value.head[m.end() :]
     hm = re.search(r"\"headers\"\s*:\s*(\[[^\]]*\])", rest)
     if hm:
-        try:
+        with contextlib.suppress(ValueError, RecursionError):
             ev.headers = headers_of(json.loads(hm.group(1)))
-        except (ValueError, RecursionError):
-            pass
     tm = _HEAD_TIME.search(value.head)
     ev.when = when(tm.group(1)) if tm else None
     um = _HEAD_URL.search(value.head)
@@ -357,8 +356,9 @@ class CsvReader:
 
 
 def _line_iter(first: str, chunks: Iterator[str]) -> Iterator[str]:
-    buf = first
-    for chunk in chunks:
+    """Lines with their newline (what the csv module reads), from the head and the chunks after it."""
+    buf = ""
+    for chunk in _prepend(first, chunks):
         buf += chunk
         *done, buf = buf.split("\n")
         for line in done:

@@ -109,6 +109,11 @@ def reduce_events(events: Iterable[Event], into: Reduction, on_event: Iterator[N
     return into
 
 
+def _top(counts: Counter[str]) -> list[str]:
+    """The most frequent values, ties broken by value, so every engine lists them alike."""
+    return [value for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
+
+
 def _iso(dt: datetime | None) -> str:
     return dt.isoformat().replace("+00:00", "Z") if dt else ""
 
@@ -167,10 +172,10 @@ def build_report(reductions: list[Reduction], fmt: str = "") -> TriageReport:
         groups.append(CauseGroup(
             cause=cause_id, title=cause.title, count=count, share=round(count / refusals, 4),
             first_seen=_iso(min(times_first, default=None)), last_seen=_iso(max(times_last, default=None)),
-            hosts=[redact(h) for h, _ in hosts.most_common(TOP)],
+            hosts=[redact(h) for h in _top(hosts)],
             statuses=sorted({v.status for _, v in items if v.status is not None}),
-            models=[redact(m) for m, _ in models.most_common(TOP)],
-            keys=len(keys), key_hashes=[k for k, _ in keys.most_common(TOP)], signatures=len(items),
+            models=[redact(m) for m in _top(models)],
+            keys=len(keys), key_hashes=_top(keys), signatures=len(items),
             example=best.example, example_at=best.where, fix=cause.fix, retry=cause.retry, summary=cause.summary,
             timeline=[(_iso(t), n) for t, n in sorted(timeline.items())],
         ))

@@ -97,7 +97,7 @@ class _Zstd(io.RawIOBase):
         import zstandard
 
         self._raw = raw
-        self._reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        self._reader: Any = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
 
     def readable(self) -> bool:
         return True

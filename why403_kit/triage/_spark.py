@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import InputError
-from ._events import EXC_KEYS, ID_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
+from ._events import EXC_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
 from ._model import TriageReport
 from ._readers import ReadContext, event_from_line
 from ._reduce import Reduction, SigStats, Verdict, build_report, judge
@@ -56,7 +56,7 @@ def _judge_batches(fields: FieldMap) -> Any:
         import pandas as pd
 
         for batch in batches:
-            rows = []
+            rows: list[tuple[Any, ...]] = []
             for sig, line in zip(batch["sig"], batch["line"], strict=True):
                 if line is None or not str(line).strip():
                     rows.append((sig, "skipped", "", 0.0, None, "", "", "blank line"))
@@ -105,7 +105,7 @@ def _events(lines: Any, fields: FieldMap, pattern: str) -> Any:
             return top.getItem(path[0])
         return F.get_json_object(top.getItem(path[0]), "$" + "".join(f"['{p}']" for p in path[1:]))
 
-    def guesses(name: str, keys: tuple[str, ...], extra: list[tuple[str, ...]] = ()) -> Any:  # type: ignore[assignment]
+    def guesses(name: str, keys: tuple[str, ...], extra: Sequence[tuple[str, ...]] = ()) -> Any:
         if name in fields.paths:
             return _first([at(fields.paths[name])])
         return _first([at((k,)) for k in keys] + [at(p) for p in extra])

@@ -137,7 +137,7 @@ def plot(report: TriageReport, path: str | Path | None = None) -> Any:
         for g in causes:
             counts = dict(g.timeline)
             ys = [counts.get(t, 0) for t in buckets]
-            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge")
+            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge")  # type: ignore[arg-type]
             bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
         ax.legend(loc="upper left", fontsize="small", frameon=False)
         fig.autofmt_xdate()

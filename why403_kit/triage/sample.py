@@ -22,7 +22,7 @@ HOSTS = ("api.openai.com", "myco-east.openai.azure.com", "myco-west.openai.azure
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "o3-mini", "text-embedding-3-small", "gpt-4.1-nano")
 _EXC = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError",
         429: "RateLimitError", 500: "InternalServerError", 502: "APIStatusError", 503: "APIStatusError"}
-_RID, _KEY = "\x00RID\x00", "\x00KEY\x00"
+_RID, _KEY = "@@RID@@", "@@KEY@@"  # slots that survive json.dumps
 _OK_BODY = json.dumps({"id": "chatcmpl-" + _RID, "object": "chat.completion", "choices": [], "usage": {"total_tokens": 17}})
 
 
