@@ -20,8 +20,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
-def test_the_five_notebooks_exist() -> None:
-    assert NAMES == ["01_diagnose.ipynb", "02_runbook.ipynb", "03_faq.ipynb", "04_training_lab.ipynb", "05_rate_limits.ipynb"]
+def test_the_six_notebooks_exist() -> None:
+    assert NAMES == ["01_diagnose.ipynb", "02_runbook.ipynb", "03_faq.ipynb", "04_training_lab.ipynb", "05_rate_limits.ipynb",
+                     "06_triage.ipynb"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -128,3 +129,12 @@ def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Pat
     papermill.execute_notebook(str(workdir / "02_runbook.ipynb"), str(replay), parameters={"report_path": str(saved), "use_lab": False},
                                kernel_name="python3", cwd=str(workdir), progress_bar=False)
     assert "<code>ip_not_allowed</code>" in outputs_text(nbformat.read(replay, as_version=4))
+
+
+def test_triage_notebook_shows_the_table_and_the_plot(workdir: Path) -> None:
+    nb = execute(workdir / "06_triage.ipynb")
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert tables and "invalid_api_key" in tables[0] and "signatures" in tables[0]  # the per-cause table
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the causes-over-time plot
+    assert any("refusal(s)" in o.get("text", "") and "engine duckdb" in o.get("text", "") for o in outputs)

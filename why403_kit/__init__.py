@@ -1,6 +1,7 @@
 """why403_kit: say why OpenAI, Azure OpenAI or a gateway refuses a call, with evidence and the fix."""
 
-from . import triage  # the package, callable: triage(path) is triage.triage(path)
+from typing import TYPE_CHECKING
+
 from ._secret import Secret
 from .classify import Diagnosis, classify
 from .diagnose import adiagnose, diagnose, support_bundle, write_bundle
@@ -8,6 +9,11 @@ from .errors import InputError, StepError, Why403Error
 from .lab import Lab
 from .model import Finding, Report, Target, Verdict
 from .redact import redact
+
+if TYPE_CHECKING:  # type checkers see the function that `triage(path)` calls
+    from .triage import triage as triage
+else:  # at run time the package itself, which is callable: why403_kit.triage(path) and why403_kit.triage.TriageReport both work
+    from . import triage
 
 __all__ = [
     "Diagnosis", "Finding", "InputError", "Lab", "Report", "Secret", "StepError", "Target", "Verdict", "Why403Error",

@@ -9,7 +9,9 @@ so every shape goes down the same road. duckdb is imported only here.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -136,8 +138,10 @@ def source_sql(kind: str, files: list[str], compression: str, limit: int | None)
 def connect(threads: int | None = None) -> Any:
     import duckdb
 
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": "false"})
+    spill = os.path.join(tempfile.gettempdir(), "why403-duckdb")  # never a .tmp folder in the user's working directory
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": "false", "temp_directory": spill})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar_print = false")  # DuckDB would draw its own bar on stdout, inside --format json
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
@@ -147,8 +151,7 @@ def _run(con: Any, sql: str, progress: Callable[[float], None] | None) -> list[t
     """Run ``sql``; while it runs, report DuckDB's own progress (0..100) from this thread."""
     if progress is None:
         return list(con.execute(sql).fetchall())
-    con.execute("SET enable_progress_bar = true")  # progress is tracked only when enabled; we draw it, DuckDB prints nothing
-    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET enable_progress_bar = true")  # progress is tracked only when enabled; we draw it on stderr
     box: dict[str, Any] = {}
 
     def work() -> None:

@@ -410,7 +410,7 @@ class LinesReader:
 
     def read(self, ctx: ReadContext, source: Source, head: Head, chunks: Iterator[str]) -> Iterator[Event]:
         tb: list[str] = []  # error lines of the traceback being read
-        in_tb, chained, at = False, False, None
+        in_tb, chained = False, False
         kinds: Counter[str] = Counter()
         n = tb_at = 0
         at_time: datetime | None = None
@@ -451,7 +451,6 @@ class LinesReader:
             yield from _emit(ctx, ev, "not an event" if kind == "json" else "line that reports nothing")
         if in_tb:
             yield from _emit(ctx, from_text("\n".join(reversed(tb)), f"line {tb_at}", at_time), "traceback that reports nothing")
-        del at
         if kinds:
             ctx.formats["jsonl" if kinds["json"] >= kinds["text"] else "text"] += 1
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +18,6 @@ from ..redact import redact
 from ._events import Event
 from ._model import CauseGroup, TriageReport
 from ._readers import ReadContext
-from ._signature import signature
 
 EXAMPLE_CHARS = 280
 TOP = 10
@@ -97,18 +95,6 @@ def judge(ev: Event | None, where: str = "") -> Verdict:
     return Verdict("refusal", diag.cause, diag.confidence, ev.status, example_text(ev), ev.where)
 
 
-def reduce_events(events: Iterable[Event], into: Reduction, on_event: Iterator[None] | None = None) -> Reduction:
-    """The streaming engine: sign each event, count it under its signature (judged at first sight)."""
-    sigs = into.sigs
-    for ev in events:
-        sig = signature(ev.status, ev.headers, ev.body, ev.exception)
-        stats = sigs.get(sig)
-        if stats is None:
-            stats = sigs[sig] = SigStats(example=ev, verdict=judge(ev))
-        stats.add(ev)
-    return into
-
-
 def _top(counts: Counter[str]) -> list[str]:
     """The most frequent values, ties broken by value, so every engine lists them alike."""
     return [value for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
@@ -165,8 +151,7 @@ def build_report(reductions: list[Reduction], fmt: str = "") -> TriageReport:
             keys.update(stats.keys)
             for hour, n in stats.hours.items():
                 timeline[hour.replace(hour=0) if bucket == "day" else hour] += n
-        best_stats, best = max(items, key=lambda item: (item[1].confidence, item[0].count))
-        del best_stats
+        best = max(items, key=lambda item: (item[1].confidence, item[0].count))[1]
         times_first = [s.first for s, _ in items if s.first]
         times_last = [s.last for s, _ in items if s.last]
         groups.append(CauseGroup(

@@ -1,8 +1,8 @@
 """Triage's pipeline: sources -> engine per source -> signatures -> judged once -> causes (-> per-event file).
 
 ``auto`` sends JSON Lines, CSV and Parquet files to DuckDB and everything else (HAR, plain logs with tracebacks,
-stdin, in-memory text) to the streaming reader; ``spark`` sends everything to Spark. Engines are a registry
-(``ENGINES``); each returns :class:`Reduction`s that ``build_report`` joins.
+stdin, in-memory text) to the streaming reader; ``spark`` sends everything to Spark. Each engine returns
+:class:`Reduction`s (signatures with their counts) that ``build_report`` judges and joins.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def _kind(source: Source) -> tuple[str, str]:
     if reader.name == "csv":
         return "csv", comp
     if isinstance(reader, LinesReader):
-        first = next((line.strip() for line in head.text.splitlines() if line.strip()), "")
-        if first.startswith("{") and "Traceback (most recent call last)" not in head.text:
+        rows = [line.strip() for line in head.text.splitlines() if line.strip()]
+        # a traceback spans lines, so only the streaming reader can read it (one inside a JSON string does not count)
+        if rows and rows[0].startswith("{") and not any(row.startswith("Traceback (most recent call last)") for row in rows):
             return "lines", comp
     return "stream", comp
 
