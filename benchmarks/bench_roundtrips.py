@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from why403_kit import Lab, Secret, Target, diagnose
+from why403_kit import Lab, diagnose
 from why403_kit.lab import LAB_KEY
 
 LATENCY_MS = 200
@@ -21,7 +21,7 @@ def _kit(lab: Lab) -> tuple[float, int, int]:
     before = lab.request_count
     billable_before = len(lab.billable)
     t0 = time.perf_counter()
-    diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(LAB_KEY), ip_echo_url=lab.ip_echo_url))
+    diagnose(lab.target("ok"))
     elapsed = time.perf_counter() - t0
     billable = len(lab.billable) - billable_before  # requests the lab answered with inference
     return elapsed, lab.request_count - before, billable
@@ -31,12 +31,12 @@ def _sequential(lab: Lab) -> float:
     t0 = time.perf_counter()
     with httpx.Client() as c:
         h = {"Authorization": f"Bearer {LAB_KEY}"}
-        c.get(f"{lab.url('healthy')}/models", headers=h)
+        c.get(f"{lab.url('ok')}/models", headers=h)
         c.get(lab.ip_echo_url)
-        c.get(f"{lab.url('healthy')}/models/gpt-4o-mini", headers=h)
-        c.post(f"{lab.url('healthy')}/moderations", headers=h, json={"input": "ping"})
-        c.post(f"{lab.url('healthy')}/chat/completions", headers=h, json={"model": "gpt-4o-mini", "messages": []})
-        c.post(f"{lab.url('healthy')}/responses", headers=h, json={"model": "gpt-4o-mini", "input": ""})
+        c.get(f"{lab.url('ok')}/models/gpt-4o-mini", headers=h)
+        c.post(f"{lab.url('ok')}/moderations", headers=h, json={"input": "ping"})
+        c.post(f"{lab.url('ok')}/chat/completions", headers=h, json={"model": "gpt-4o-mini", "messages": []})
+        c.post(f"{lab.url('ok')}/responses", headers=h, json={"model": "gpt-4o-mini", "input": ""})
     return time.perf_counter() - t0
 
 

@@ -45,7 +45,7 @@ def test_classify_bad_stdin() -> None:
 
 @pytest.mark.parametrize("key", ["", "  sk-proj-abc\n", '"sk-proj-quoted-key-1234567890"', "sk-proj-ünïcode…", "https://api.openai.com/v1", "Bearer sk-proj-x"])
 def test_odd_keys_become_findings(lab: Lab, key: str) -> None:
-    report = diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(key), timeout=5))
+    report = diagnose(Target(base_url=lab.url("ok"), api_key=Secret(key), timeout=5))
     assert report.verdict.cause in ("missing_api_key", "malformed_auth_header")
 
 
@@ -122,7 +122,7 @@ def test_huge_and_html_and_redirect_answers() -> None:
     try:
         port = srv.server_address[1]
         big = diagnose(Target(base_url=f"http://127.0.0.1:{port}/big/v1", api_key=Secret(CANARY), timeout=10))
-        assert big.verdict.cause == "unknown" and any(e.get("truncated") for e in big.exchanges)
+        assert big.verdict.cause == "unknown" and any(e.truncated for e in big.exchanges)
         redirect = diagnose(Target(base_url=f"http://127.0.0.1:{port}/r/v1", api_key=Secret(CANARY), timeout=5))
         assert redirect.verdict.cause == "wrong_endpoint"
     finally:

@@ -37,6 +37,7 @@ NOTEBOOKS = REPO / "notebooks"
 NOTEBOOK = "01_diagnose.ipynb"
 ARTIFACTS = REPO / "artifacts"
 SCREENSHOT = ARTIFACTS / "browser-01_diagnose-edge_block.png"
+ERROR_SHOT = ARTIFACTS / "browser-01_diagnose-input-error.png"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -275,7 +276,7 @@ def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
     t0 = time.monotonic()
     ARTIFACTS.mkdir(exist_ok=True)
     failure_shot = ARTIFACTS / "browser-01_diagnose-failure.png"
-    for stale in (SCREENSHOT, failure_shot):  # a screenshot left by an earlier run proves nothing
+    for stale in (SCREENSHOT, ERROR_SHOT, failure_shot):  # a screenshot left by an earlier run proves nothing
         stale.unlink(missing_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -327,7 +328,23 @@ def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
                 expect(verdict).to_contain_text(SCENARIO, timeout=VERDICT_MS)
                 expect(verdict).to_contain_text(knowledge.load().cause(SCENARIO).title)
                 expect(panel.locator(".why403-findings table tr").nth(1)).to_be_attached()
-                expect(panel.locator(".why403-step-status")).to_have_count(len(knowledge.load().steps))  # one line per step
+                steps = knowledge.load().steps
+                statuses = panel.locator(".why403-step-status")
+                expect(statuses).to_have_count(len(steps))  # one line per step
+                # statuses in plain words, never "worst: fail"
+                expect(statuses.first).to_contain_text("1 check failed, 2 passed")
+                assert not any("worst" in t for t in statuses.all_inner_texts())
+                # the findings grouped by step (a heading row each, in order), the fix said once, the ids visible
+                groups = panel.locator(".why403-findings tr.why403-group")
+                expect(groups).to_have_count(len(steps))
+                assert [t.split(" ·")[0].strip() for t in groups.all_inner_texts()] == [s.title for s in steps]
+                findings_text = panel.locator(".why403-findings").inner_text()
+                assert "cf-ray 8f00lab000000000-AMS" in findings_text and "req_lab" in findings_text
+                assert findings_text.count(knowledge.load().cause(SCENARIO).fix) == 1
+                # the step buttons look like buttons: a visible border and a pointer, not flat grey chips
+                looks = panel.locator(".why403-run-step").first.evaluate(
+                    "b => { const s = getComputedStyle(b); return [s.borderTopWidth, s.borderTopStyle, s.cursor, s.boxShadow]; }")
+                assert float(looks[0].removesuffix("px")) >= 1 and looks[1] == "solid" and looks[2] == "pointer" and looks[3] != "none", looks
 
                 # no cell raised (JupyterLab renders an error output as stderr text holding the traceback or "Name: value")
                 errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
@@ -355,6 +372,21 @@ def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
                 text = saved.read_text()
                 assert '"application/vnd.jupyter.widget-state+json"' in text, "widget state was not saved: the check would prove nothing"
                 assert CANARY not in text and CANARY not in page.content()
+
+                # An input error replaces the old verdict and findings instead of sitting under them.
+                base_url = panel.locator(".why403-base-url input")
+                base_url.fill("not a url")
+                base_url.press("Tab")
+                panel.locator("button.why403-run-all, .why403-run-all button").first.click()
+                expect(panel.locator(".why403-message")).to_contain_text("base URL", timeout=VERDICT_MS)
+                expect(verdict).not_to_contain_text(SCENARIO)
+                expect(verdict).to_contain_text("No diagnosis yet")
+                expect(panel.locator(".why403-findings")).to_contain_text("No findings yet")
+                expect(panel.locator(".why403-findings tr")).to_have_count(0)
+                expect(panel.locator(".why403-bundle button, button.why403-bundle").first).to_be_disabled()
+                _dismiss_toasts(page)
+                panel.scroll_into_view_if_needed()
+                page.screenshot(path=str(ERROR_SHOT), full_page=True)
             except BaseException:
                 with contextlib.suppress(Exception):  # keep the original failure if the page cannot be captured
                     page.screenshot(path=str(failure_shot), full_page=True)

@@ -13,40 +13,32 @@ from importlib.resources import files
 
 import pytest
 
-from why403_kit import Finding, InputError, Lab, Report, Secret, Target, adiagnose, diagnose
-from why403_kit.diagnose import (
-    STEPS,
-    backoff_plan,
-    cert_issuer_subject,
-    issuer_finding,
-    parse_duration,
-    scope_finding,
-)
+from why403_kit import Exchange, Finding, Hooks, InputError, Lab, Report, Secret, Target, adiagnose, diagnose
 from why403_kit.lab import SCENARIOS
+from why403_kit.model import SCHEMA_VERSION
+from why403_kit.probes.network import cert_issuer_subject, issuer_finding
+from why403_kit.probes.permissions import scope_finding
+from why403_kit.probes.ratelimits import backoff_plan, parse_duration
 
 from ._proxy import connect_proxy
 from .conftest import CANARY
 
 LAB_ISSUER = "CN=why403 lab interception proxy (untrusted)"
 
-SCENARIO_NAMES = list(SCENARIOS)
+FINDING_FIELDS = {"step", "check", "status", "cause", "evidence", "fix", "request_id", "elapsed_ms", "http_status", "responder", "cf_ray",
+                  "observed", "confidence"}
 
 
-def _expected(name: str) -> str:
-    return "ok" if name == "healthy" else name
-
-
-@pytest.mark.parametrize("scenario", SCENARIO_NAMES)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_library_diagnoses_each_scenario(lab: Lab, scenario: str) -> None:
     report = diagnose(Target(base_url=lab.url(scenario), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url, timeout=5))
-    assert report.verdict.cause == _expected(scenario)
+    assert report.verdict.cause == scenario  # scenario ids are cause ids
     assert {f.step for f in report.findings} == {"credentials", "network", "permissions", "headers", "ratelimits", "support"}
-    frame = report.to_frame()
-    assert list(frame.columns) == ["step", "check", "status", "cause", "evidence", "fix", "request_id", "elapsed_ms"]
+    assert set(report.to_frame().columns) == FINDING_FIELDS
     assert CANARY not in json.dumps(report.to_dict()) and CANARY not in repr(report)
 
 
-@pytest.mark.parametrize("scenario", ["healthy", "edge_block", "quota_exceeded", "rate_limited", "network_error"])
+@pytest.mark.parametrize("scenario", ["ok", "edge_block", "quota_exceeded", "rate_limited", "network_error"])
 def test_cli_json(lab: Lab, scenario: str) -> None:
     env = {**os.environ, "MY_KEY": CANARY}
     env.pop("OPENAI_API_KEY", None)
@@ -57,24 +49,25 @@ def test_cli_json(lab: Lab, scenario: str) -> None:
     )
     assert CANARY not in proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
-    assert data["verdict"]["cause"] == _expected(scenario)
-    assert set(data["findings"][0]) == {"step", "check", "status", "cause", "evidence", "fix", "request_id", "elapsed_ms"}
-    assert proc.returncode == (0 if scenario == "healthy" else 1)
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["verdict"]["cause"] == scenario
+    assert all(set(f) == FINDING_FIELDS for f in data["findings"])
+    assert proc.returncode == (0 if scenario == "ok" else 1)
 
 
 def test_allowlist_outside_fails(lab: Lab) -> None:
-    report = diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url, allowlist=["203.0.113.0/24"]))
+    report = diagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url, allowlist=["203.0.113.0/24"]))
     assert report.verdict.cause == "ip_not_allowed"
 
 
 def test_no_token_spent_without_opt_in(lab: Lab) -> None:
     before, billed = len(lab.requests), len(lab.billable)
-    diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url))
+    diagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), ip_echo_url=lab.ip_echo_url))
     made = lab.requests[before:]
     assert {p.rsplit("/v1/", 1)[-1] for m, p in made if m == "POST"} == {"moderations", "chat/completions", "responses"}
     assert lab.billable[billed:] == []  # the POSTs were the free moderation call and bodies refused before inference
-    diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), allow_paid_probe=True))
-    assert lab.billable[billed:] == [("POST", "/s/healthy/v1/chat/completions")]
+    diagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), allow_paid_probe=True))
+    assert lab.billable[billed:] == [("POST", "/s/ok/v1/chat/completions")]
 
 
 def test_rate_limit_math() -> None:
@@ -90,7 +83,7 @@ def _by_check(report: Report, check: str) -> Finding:
 
 
 def test_tcp_connect_is_timed_and_plain_http_skips_tls(lab: Lab) -> None:
-    report = diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), timeout=5), steps=["network"])
+    report = diagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), timeout=5), steps=["network"])
     tcp, tls = _by_check(report, "TCP connect"), _by_check(report, "TLS handshake")
     assert tcp.status == "pass" and tcp.elapsed_ms > 0 and f":{lab.origin.rsplit(':', 1)[1]}" in tcp.evidence
     assert tls.status == "skip"
@@ -111,7 +104,7 @@ def test_tls_interception_names_the_issuer_of_the_lab_certificate(lab: Lab) -> N
 
 def test_trusted_inspection_root_verifies_but_is_still_flagged(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     # As on a laptop whose trust store holds the corporate root: the handshake verifies, the issuer still gives it away.
-    monkeypatch.setenv("SSL_CERT_FILE", str(files("why403_kit").joinpath("lab_tls/lab-cert.pem")))
+    monkeypatch.setenv("SSL_CERT_FILE", str(files("why403_kit.lab").joinpath("tls/lab-cert.pem")))
     report = diagnose(Target(base_url=lab.url("tls_interception"), api_key=Secret(CANARY), timeout=5))
     tls, issuer = _by_check(report, "TLS handshake"), _by_check(report, "certificate issuer")
     assert tls.status == "pass" and "certificate verified" in tls.evidence and tls.elapsed_ms > 0
@@ -121,7 +114,7 @@ def test_trusted_inspection_root_verifies_but_is_still_flagged(lab: Lab, monkeyp
 
 
 def test_cert_parser_reads_the_lab_certificate() -> None:
-    pem = files("why403_kit").joinpath("lab_tls/lab-cert.pem").read_text()
+    pem = files("why403_kit.lab").joinpath("tls/lab-cert.pem").read_text()
     assert cert_issuer_subject(ssl.PEM_cert_to_DER_cert(pem)) == (LAB_ISSUER, LAB_ISSUER)
     for junk in (b"", b"\x30", b"\x30\x82\xff\xff", b"\x30\x03\x02\x01\x01", os.urandom(64)):
         with pytest.raises(ValueError):
@@ -189,11 +182,11 @@ def test_tls_handshake_with_a_silent_server_times_out(monkeypatch: pytest.Monkey
 
 # ---- step 3: token-free scope probes ---------------------------------------------------------------
 def test_healthy_key_may_call_each_probed_endpoint(lab: Lab) -> None:
-    report = diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), timeout=5), steps=["permissions", "ratelimits"])
+    report = diagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), timeout=5), steps=["permissions", "ratelimits"])
     for check in ("moderations (free)", "chat/completions scope", "responses scope"):
         assert _by_check(report, check).status == "pass", _by_check(report, check)
     assert "refused as invalid before any inference" in _by_check(report, "chat/completions scope").evidence
-    posted = sorted(e["url"].rsplit("/v1/", 1)[1] for e in report.exchanges if e["method"] == "POST")
+    posted = sorted(e.url.rsplit("/v1/", 1)[1] for e in report.exchanges if e.method == "POST")
     assert posted == ["chat/completions", "moderations", "responses"]  # recorded for the rate-limit step
     assert _by_check(report, "requests headroom").status == "pass"
 
@@ -212,8 +205,8 @@ def test_org_verification_surfaces_through_the_free_probes(lab: Lab) -> None:
     assert _by_check(report, "chat/completions scope").cause == "org_verification_required"
 
 
-def _rec(status: int | None, body: str = "", path: str = "/v1/chat/completions") -> dict[str, object]:
-    return {"method": "POST", "url": f"https://gw.example{path}", "status": status, "headers": {}, "body": body, "exception": None, "elapsed_ms": 1.0}
+def _rec(status: int | None, body: str = "", path: str = "/v1/chat/completions") -> Exchange:
+    return Exchange("POST", f"https://gw.example{path}", status, {}, body, elapsed_ms=1.0)
 
 
 @pytest.mark.parametrize(("rec", "kind", "azure", "status", "cause"), [
@@ -227,27 +220,27 @@ def _rec(status: int | None, body: str = "", path: str = "/v1/chat/completions")
     (_rec(401, '{"error":{"message":"Missing scopes: api.responses.write"}}', "/v1/responses"), "invalid", False, "fail", "missing_scope"),
     (_rec(200, '{"results":[]}', "/v1/moderations"), "free", False, "pass", "ok"),
 ])
-def test_scope_probe_reading(rec: dict[str, object], kind: str, azure: bool, status: str, cause: str) -> None:
+def test_scope_probe_reading(rec: Exchange, kind: str, azure: bool, status: str, cause: str) -> None:
     f = scope_finding("probe", rec, kind, azure)
     assert (f.status, f.cause) == (status, cause), f.evidence
 
 
 # ---- Azure against the lab -------------------------------------------------------------------------
-@pytest.mark.parametrize("scenario", ["healthy", "invalid_api_key", "missing_scope", "ip_not_allowed", "rate_limited", "wrong_endpoint",
+@pytest.mark.parametrize("scenario", ["ok", "invalid_api_key", "missing_scope", "ip_not_allowed", "rate_limited", "wrong_endpoint",
                                       "auth_method_disabled", "quota_exceeded", "edge_block"])
 def test_azure_target_against_the_lab(lab: Lab, scenario: str) -> None:
     schemes = len(lab.auth_schemes)
     report = diagnose(Target(base_url=lab.azure_url(scenario), api_key=Secret(CANARY), provider="azure", deployment="gpt4o",
                              api_version="2024-10-21", timeout=5))
-    assert report.verdict.cause == _expected(scenario), [f for f in report.findings if f.status == "fail"]
+    assert report.verdict.cause == scenario, [f for f in report.findings if f.status == "fail"]
     assert set(lab.auth_schemes[schemes:]) == {"api-key"}  # the key goes in Azure's header, never as Bearer
-    urls = {e["url"].split("/openai/", 1)[1] for e in report.exchanges}
+    urls = {e.url.split("/openai/", 1)[1] for e in report.exchanges}
     assert urls == {"models", "deployments/gpt4o", "deployments/gpt4o/chat/completions"}
     assert CANARY not in json.dumps(report.to_dict())
 
 
 def test_azure_without_api_version_is_wrong_endpoint_with_the_labs_answer(lab: Lab) -> None:
-    report = diagnose(Target(base_url=lab.azure_url("healthy"), api_key=Secret(CANARY), provider="azure", deployment="gpt4o", timeout=5))
+    report = diagnose(Target(base_url=lab.azure_url("ok"), api_key=Secret(CANARY), provider="azure", deployment="gpt4o", timeout=5))
     assert report.verdict.cause == "wrong_endpoint"
     assert "Resource not found" in _by_check(report, "live GET /models").evidence
 
@@ -255,44 +248,31 @@ def test_azure_without_api_version_is_wrong_endpoint_with_the_labs_answer(lab: L
 def test_azure_entra_token_goes_as_bearer_and_base_may_name_the_deployment(lab: Lab) -> None:
     token = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJjb2duaXRpdmVzZXJ2aWNlcyJ9.c2ln"  # JWT shape, not a real token
     schemes = len(lab.auth_schemes)
-    report = diagnose(Target(base_url=lab.azure_url("healthy") + "/deployments/gpt4o", api_key=Secret(token), provider="azure",
+    report = diagnose(Target(base_url=lab.azure_url("ok") + "/deployments/gpt4o", api_key=Secret(token), provider="azure",
                              api_version="2024-10-21", timeout=5), steps=["permissions"])
     assert report.verdict.cause == "ok", report.findings
     assert set(lab.auth_schemes[schemes:]) == {"bearer"}
-    assert {e["url"].split("/openai/", 1)[1] for e in report.exchanges} == {"deployments/gpt4o", "deployments/gpt4o/chat/completions"}
+    assert {e.url.split("/openai/", 1)[1] for e in report.exchanges} == {"deployments/gpt4o", "deployments/gpt4o/chat/completions"}
 
 
 def test_azure_unknown_deployment(lab: Lab) -> None:
-    report = diagnose(Target(base_url=lab.azure_url("healthy"), api_key=Secret(CANARY), provider="azure", deployment="nope",
+    report = diagnose(Target(base_url=lab.azure_url("ok"), api_key=Secret(CANARY), provider="azure", deployment="nope",
                              api_version="2024-10-21", timeout=5))
     assert report.verdict.cause == "wrong_endpoint"
     assert "DeploymentNotFound" in _by_check(report, "deployment nope").evidence
 
 
 # ---- runner options the widget panel relies on -----------------------------------------------------
-def test_steps_subset_and_callbacks(lab: Lab) -> None:
-    seen: list[tuple[str, str]] = []
+def test_steps_subset_and_hooks(lab: Lab) -> None:
+    events: list[tuple[str, str]] = []
     delivered: dict[str, list[Finding]] = {}
-    report = asyncio.run(adiagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), timeout=5), steps=["network", "headers"],
-                                   progress=lambda step, state: seen.append((step, state)), on_findings=delivered.__setitem__))
+    hooks = Hooks(on_step_start=lambda step, needed_by: events.append((step, "start")), on_findings=delivered.__setitem__,
+                  on_step_end=lambda step: events.append((step, "end")))
+    report = asyncio.run(adiagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), timeout=5), steps=["network", "headers"],
+                                   hooks=hooks))
     assert {f.step for f in report.findings} == {"network", "headers"} == set(delivered)
-    assert sorted(seen) == sorted([(s, st) for s in ("network", "headers") for st in ("running", "done")])
+    assert sorted(events) == sorted([(s, e) for s in ("network", "headers") for e in ("start", "end")])
+    assert all(events.index((s, "start")) < events.index((s, "end")) for s in ("network", "headers"))
     assert not report.exchanges  # neither step sends the key
-    assert STEPS == ("credentials", "network", "permissions", "headers", "ratelimits", "support")
     with pytest.raises(InputError):
-        diagnose(Target(base_url=lab.url("healthy")), steps=["nope"])
-
-
-def test_every_public_name_stays_importable_from_diagnose() -> None:
-    # the probes moved to why403_kit.probes (one module per step); callers of why403_kit.diagnose must not notice
-    import importlib
-
-    module = importlib.import_module("why403_kit.diagnose")
-    names = ["INVALID_CHAT", "INVALID_RESPONSES", "MAX_BODY", "OnFindings", "Progress", "STEPS", "adiagnose", "backoff_plan",
-             "cert_issuer_subject", "connection_checks", "diagnose", "free_probes", "issuer_finding", "key_value_problems", "lint_key",
-             "lint_request", "lint_request_shape", "network_checks", "paid_probe_body", "parse_duration", "rate_limit_checks",
-             "retry_after", "scope_finding", "support_bundle", "write_bundle", "_verdict"]
-    assert [n for n in names if not hasattr(module, n)] == []
-    for step in ("credentials", "network", "permissions", "headers", "ratelimits", "support"):
-        doc = importlib.import_module(f"why403_kit.probes.{step}").__doc__ or ""
-        assert doc.startswith(f"Step {STEPS.index(step) + 1}, ")
+        diagnose(Target(base_url=lab.url("ok")), steps=["nope"])

@@ -7,9 +7,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from why403_kit import Lab, Secret, Target, diagnose, knowledge
-from why403_kit.diagram import RESPONDERS, SYMPTOMS, decision_path_svg, typical_symptom
+from why403_kit.render.svg import decision_path_svg
 
 NS = "{http://www.w3.org/2000/svg}"
+
+
+def typical_symptom(cause: str) -> str:
+    return knowledge.load().symptom_of(cause).id
 
 
 def parse(svg: str) -> ET.Element:
@@ -47,22 +51,25 @@ def test_whole_taxonomy_is_drawn_from_the_knowledge_base() -> None:
     root = parse(decision_path_svg("edge_block"))
     kb = knowledge.load()
     assert {f"cause:{c}" for c in kb.causes} <= all_nodes(root)
-    assert {f"symptom:{k}" for k, _ in SYMPTOMS} <= all_nodes(root)
-    assert {f"responder:{k}" for k, _ in RESPONDERS} <= all_nodes(root)
-    assert {c.responder for c in kb.causes.values()} <= {k for k, _ in RESPONDERS}
+    assert {f"symptom:{s.id}" for s in kb.symptoms} <= all_nodes(root)
+    assert {f"responder:{r}" for r in knowledge.RESPONDER_IDS} <= all_nodes(root)
     # No external renderer, no external reference of any kind.
     svg = decision_path_svg("edge_block")
     assert "href" not in svg and "<script" not in svg and "url(" not in svg
 
 
-def test_observed_status_wins_over_the_usual_one() -> None:
+def test_observed_status_and_responder_win_over_the_usual_ones() -> None:
+    # read from the verdict's fields: the evidence sentence says 401 on purpose, and is not read
     report = {
-        "verdict": {"cause": "invalid_api_key", "summary": "", "fix": ""},
+        "verdict": {"cause": "invalid_api_key", "summary": "", "fix": "", "http_status": 403, "responder": "gateway"},
         "findings": [{"step": "credentials", "check": "live GET /models", "status": "fail", "cause": "invalid_api_key",
-                      "evidence": "GET https://gw.example/v1/models -> 403; gateway says invalid key"}],
+                      "evidence": "GET https://gw.example/v1/models -> 401; gateway says invalid key"}],
     }
     root = parse(decision_path_svg(report))
-    assert on_nodes(root) == {"symptom:403", "responder:provider", "cause:invalid_api_key"}
+    assert on_nodes(root) == {"symptom:403", "responder:gateway", "cause:invalid_api_key"}
+    # no status seen (a lint, or no answer): the cause's usual symptom; an unknown responder name: the cause's own
+    root = parse(decision_path_svg({"verdict": {"cause": "invalid_api_key", "responder": "martian"}}))
+    assert on_nodes(root) == {"symptom:401", "responder:provider", "cause:invalid_api_key"}
 
 
 def test_report_from_the_lab(lab: Lab) -> None:
@@ -70,7 +77,8 @@ def test_report_from_the_lab(lab: Lab) -> None:
         ("edge_block", {"symptom:403", "responder:edge", "cause:edge_block"}),
         ("quota_exceeded", {"symptom:429", "responder:provider", "cause:quota_exceeded"}),
         ("network_error", {"symptom:none", "responder:client", "cause:network_error"}),
-        ("healthy", {"symptom:other", "responder:provider", "cause:ok"}),
+        ("ok", {"symptom:other", "responder:provider", "cause:ok"}),
+        ("server_error", {"symptom:other", "responder:edge", "cause:server_error"}),  # Cloudflare's 502 page: the edge answered
     ):
         report = diagnose(Target(base_url=lab.url(scenario), api_key=Secret("sk-proj-LAB-not-real-0000000000"),
                                  ip_echo_url=lab.ip_echo_url, timeout=5))

@@ -94,6 +94,9 @@ def report_runbook(tmp_path_factory: pytest.TempPathFactory, key_in_env: None) -
     proc = subprocess.run([sys.executable, "-m", "why403_kit", "export", "runbook", "--report", str(bundle / "report.json"), "--out", str(out)],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
+    # Nothing on stderr when it is not a terminal: no progress, and no "Kernel is running over TCP without
+    # encryption" from the export's kernel (it runs over IPC).
+    assert proc.stderr == ""
     path = Path(proc.stdout.strip())
     assert path.parent == out and path.is_file()
     return path.read_text(encoding="utf-8"), json.loads((bundle / "report.json").read_text())
@@ -259,6 +262,82 @@ def test_lab_runbook_shows_verdict_first_diagram_steps_and_findings(lab_runbook:
 
 
 @pytest.mark.slow
+def test_runbook_page_says_what_was_diagnosed_when_and_by_which_kit(lab_runbook: str, lab: Lab) -> None:
+    from importlib.metadata import version
+
+    soup = BeautifulSoup(lab_runbook, "html.parser")
+    about = soup.find(class_="why403-about")
+    assert about is not None, "no header saying what was diagnosed"
+    facts = {dt.get_text(strip=True): dt.find_next_sibling("dd").get_text(" ", strip=True) for dt in about.find_all("dt")}
+    assert facts["diagnosed"] == lab.url("edge_block") and facts["provider"] == "compatible" and facts["model"] == "gpt-4o-mini"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", facts["diagnosed at"])
+    masthead = soup.find(class_="why403-masthead")
+    assert masthead is not None and f"why403-kit {version('why403-kit')}" in masthead.get_text(" ") and "UTC" in masthead.get_text()
+
+
+@pytest.mark.slow
+def test_runbook_reads_as_a_page_verdict_then_contents_no_notebook_talk_no_repeats(lab_runbook: str) -> None:
+    soup = BeautifulSoup(lab_runbook, "html.parser")
+    page = str(soup.body)
+    h1, box, toc = page.index("<h1"), page.index('class="why403-verdict-box"'), page.index('id="why403-toc"')
+    assert h1 < box < toc  # the verdict before the table of contents
+    text = visible_text(lab_runbook)
+    for notebook_talk in ("fill in once", "papermill", "the cells below", "Run it top to bottom", "have run"):
+        assert notebook_talk not in text
+    # each step's table once: the closing section summarises the steps instead of repeating every table
+    tables = soup.find_all("table", class_="why403-findings-table")
+    assert len(tables) == len(knowledge.load().steps)
+    assert text.count("key given: sk-proj-") == 1
+    summary = soup.find("table", class_="why403-summary")
+    assert summary is not None and len(summary.find_all("tr", attrs={"data-status": True})) == len(knowledge.load().steps)
+    # the ids support asks for, and each cause's fix once per step rather than on every row
+    assert "cf-ray 8f00lab000000000-AMS" in text and re.search(r"req_lab\d{29}", text)
+    fix = knowledge.load().causes["edge_block"].fix
+    assert text.count(fix) <= 1 + len([t for t in tables if "edge_block" in t.get_text()])  # the verdict box + once per step
+    # the path drawn twice: the full map and the stacked one for narrow screens, the same three nodes on each
+    narrow = soup.find("svg", attrs={"data-why403": "decision-path-narrow"})
+    assert narrow is not None and narrow["data-path"] == "403/edge/edge_block"
+    assert len(narrow.find_all("g", attrs={"data-on": "true"})) == 3
+
+
+def test_cli_export_shows_progress_on_a_terminal_and_no_kernel_warning(tmp_path: Path) -> None:
+    """stderr is a terminal (a pty): a status line tells what the export does; the kernel's TCP warning never shows."""
+    import os
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "why403_kit", "export", "runbook", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while True:  # read the terminal until the process closes it (EOF/EIO), bounded by select's timeout
+            ready, _, _ = select.select([master], [], [], 240)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    shown = seen.decode(errors="replace")
+    assert re.search(r"why403: running 02_runbook\.ipynb: cell \d+ of \d+", shown), shown
+    assert shown.endswith("\x1b[K")  # the status line is erased at the end
+    assert "without encryption" not in shown and "WARNING" not in shown
+    assert Path(out.strip()).is_file()
+
+
+@pytest.mark.slow
 def test_runbook_from_a_saved_report(report_runbook: tuple[str, dict[str, object]]) -> None:
     page, report = report_runbook
     assert_clean(page)
@@ -293,15 +372,22 @@ def test_report_is_laid_out_when_the_notebook_has_no_verdict_of_its_own(lab: Lab
         assert f.check in text
 
 
-def test_diagram_follows_the_panel_verdict_box_even_without_a_handed_over_report() -> None:
-    """`jupyter nbconvert --to why403 --execute 02_runbook.ipynb` hands no report over: the verdict box names the cause."""
+def _displayed(obj: object) -> nbformat.NotebookNode:
+    """The output a notebook stores when a cell displays ``obj`` (IPython's formatter, without a kernel)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, metadata = DisplayFormatter().format(obj)
+    return nbformat.v4.new_output("display_data", data=data, metadata=metadata)
+
+
+def test_diagram_follows_the_notebooks_verdict_view_even_without_a_handed_over_report() -> None:
+    """`jupyter nbconvert --to why403 --execute 02_runbook.ipynb` hands no report over: the verdict view says what it decided."""
     from why403_kit.model import Verdict
-    from why403_kit.ui import verdict_html
+    from why403_kit.render.html import verdict_view
 
     cause = knowledge.load().causes["rate_limited"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Runbook"), nbformat.v4.new_code_cell("box")])
-    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"text/html": verdict_html(
-        Verdict(cause.id, cause.summary, cause.fix, cause.title, 0.8))})]
+    nb.cells[1].outputs = [_displayed(verdict_view(Verdict(cause.id, cause.summary, cause.fix, cause.title, 0.8, http_status=429)))]
     page, _ = Why403Exporter().from_notebook_node(nb)
     assert 'data-path="429/provider/rate_limited"' in page
     assert page.index("why403-verdict-box") < page.index('data-why403="decision-path"')
@@ -309,14 +395,11 @@ def test_diagram_follows_the_panel_verdict_box_even_without_a_handed_over_report
 
 
 def test_a_notebook_diagram_is_inlined_once_not_duplicated() -> None:
-    """`display(SVG(decision_path_svg(report)))` in the notebook: inline SVG (selectable text), no second copy."""
-    from IPython.display import SVG
-
-    from why403_kit.diagram import decision_path_svg
+    """The notebook's own diagram view: inline SVG (selectable text), no second copy, and no verdict view is needed for it."""
+    from why403_kit.render.html import diagram_view
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Runbook"), nbformat.v4.new_code_cell("d")])
-    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
-        "image/svg+xml": SVG(decision_path_svg("edge_block"))._repr_svg_(), "text/plain": "<SVG>"})]
+    nb.cells[1].outputs = [_displayed(diagram_view("edge_block"))]
     page, _ = Why403Exporter().from_notebook_node(nb, {"why403_report": {"verdict": {"cause": "edge_block"}}})
     assert page.count('data-why403="decision-path"') == 1
     assert "data:image/svg+xml" not in page
@@ -367,6 +450,17 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tmp
     assert main([a.format(**{k: str(v) for k, v in paths.items()}) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_a_notebook_that_fails_during_export_is_an_export_failure_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not bad input (exit 2): the user's arguments were fine, the notebook broke."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise RuntimeError('the runbook broke')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, broken)
+    assert main(["export", "runbook", "--notebook", str(broken), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "broken.ipynb failed: RuntimeError: the runbook broke" in err and "Traceback" not in err
 
 
 def test_template_ships_with_the_package() -> None:

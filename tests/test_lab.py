@@ -21,7 +21,7 @@ def _post(url: str, body: object, headers: dict[str, str] | None = None, params:
 
 
 def test_healthy_refuses_invalid_bodies_before_inference_and_bills_only_valid_ones(lab: Lab) -> None:
-    base, billed = lab.url("healthy"), len(lab.billable)
+    base, billed = lab.url("ok"), len(lab.billable)
     assert _post(f"{base}/moderations", {"model": "omni-moderation-latest", "input": "ping"}).status_code == 200
     empty = _post(f"{base}/chat/completions", {"model": "gpt-4o-mini", "messages": [], "max_completion_tokens": 0})
     assert empty.status_code == 400 and empty.json()["error"]["param"] == "messages"
@@ -32,7 +32,7 @@ def test_healthy_refuses_invalid_bodies_before_inference_and_bills_only_valid_on
     assert len(lab.billable) == billed
     ok = _post(f"{base}/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 1})
     assert ok.status_code == 200
-    assert lab.billable[billed:] == [("POST", "/s/healthy/v1/chat/completions")]
+    assert lab.billable[billed:] == [("POST", "/s/ok/v1/chat/completions")]
     assert _post(f"{base}/moderations", {"model": "omni-moderation-latest", "input": "ping"}, headers={}).status_code == 401
 
 
@@ -62,19 +62,19 @@ def test_org_verification_refuses_only_inference(lab: Lab) -> None:
     ({"Authorization": f"Bearer {JWT}"}, {"api-version": "2025-04-01-preview"}, 200, "ok"),  # Entra token
 ])
 def test_azure_deployment_checks_key_header_and_api_version(lab: Lab, headers: dict[str, str], params: dict[str, str] | None, status: int, cause: str) -> None:
-    r = httpx.get(f"{lab.azure_url('healthy')}/deployments/gpt4o", headers=headers, params=params, timeout=5)
+    r = httpx.get(f"{lab.azure_url('ok')}/deployments/gpt4o", headers=headers, params=params, timeout=5)
     assert r.status_code == status, r.text
     assert classify(r.status_code, dict(r.headers), r.text).cause == cause
     assert CANARY not in r.text
 
 
 def test_azure_deployment_inference_and_unknown_deployment(lab: Lab) -> None:
-    base, key = lab.azure_url("healthy"), {"api-key": CANARY}
+    base, key = lab.azure_url("ok"), {"api-key": CANARY}
     billed, schemes = len(lab.billable), len(lab.auth_schemes)
     assert _post(f"{base}/deployments/gpt4o/chat/completions", {"messages": []}, key, VERSION).status_code == 400
     assert len(lab.billable) == billed
     ok = _post(f"{base}/deployments/gpt4o/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 1}, key, VERSION)
-    assert ok.status_code == 200 and lab.billable[billed:] == [("POST", "/s/healthy/openai/deployments/gpt4o/chat/completions")]
+    assert ok.status_code == 200 and lab.billable[billed:] == [("POST", "/s/ok/openai/deployments/gpt4o/chat/completions")]
     missing = _post(f"{base}/deployments/nope/chat/completions", {"messages": []}, key, VERSION)
     assert missing.status_code == 404 and json.loads(missing.text)["error"]["code"] == "DeploymentNotFound"
     assert lab.auth_schemes[schemes:] == ["api-key"] * 3
@@ -93,3 +93,20 @@ def test_azure_restricted_identity_reads_but_may_not_infer(lab: Lab) -> None:
     assert httpx.get(f"{base}/deployments/gpt4o", headers=key, params=VERSION, timeout=5).status_code == 200
     r = _post(f"{base}/deployments/gpt4o/chat/completions", {"messages": []}, key, VERSION)
     assert r.status_code == 401 and r.json()["error"]["code"] == "PermissionDenied"
+
+
+def test_scenario_ids_are_cause_ids_and_the_old_name_still_works(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    from why403_kit import knowledge
+    from why403_kit.cli import main
+    from why403_kit.errors import LabError
+    from why403_kit.lab import SCENARIOS
+
+    assert set(SCENARIOS) <= set(knowledge.load().causes)
+    with Lab("healthy") as old:
+        assert old.scenario == "ok" and old.url("healthy") == old.url("ok")
+        assert httpx.get(f"{old.origin}/s/healthy/v1/models", headers=BEARER, timeout=5).status_code == 200
+    with pytest.raises(LabError, match="unknown lab scenario 'no_such'"):
+        lab.url("no_such")
+    assert main(["lab", "--list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]  # under the header and its dashes
+    assert listed == list(SCENARIOS) and "ok" in listed and "healthy" not in listed

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from why403_kit.diagnose import lint_request
+from why403_kit.probes.headers import lint_request
 from why403_kit.redact import redact
 
 from .conftest import CANARY
@@ -45,7 +45,7 @@ def test_cli_request_file(lab, tmp_path) -> None:  # type: ignore[no-untyped-def
 
     req = tmp_path / "req.txt"
     req.write_text(f"curl https://api.openai.com/v1/models -H 'Authorization: {CANARY}'")
-    proc = subprocess.run([sys.executable, "-m", "why403_kit", "diagnose", "--base-url", lab.url("healthy"), "--request-file", str(req),
+    proc = subprocess.run([sys.executable, "-m", "why403_kit", "diagnose", "--base-url", lab.url("ok"), "--request-file", str(req),
                            "--format", "json"], capture_output=True, text=True, timeout=60, env={**os.environ, "OPENAI_API_KEY": CANARY})
     assert CANARY not in proc.stdout + proc.stderr
     data = json.loads(proc.stdout)

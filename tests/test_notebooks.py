@@ -78,7 +78,7 @@ def test_diagnose_notebook_with_a_typed_key_saves_no_key(workdir: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     # What a user does in the panel: untick the lab, point at an endpoint, type the key and press Enter.
     typed = nbformat.v4.new_code_cell(
-        "import os\nfrom why403_kit.ui import shared_lab\n"
+        "import os\nfrom why403_kit.lab import shared_lab\n"
         "panel.use_lab.value = False\npanel.base_url.value = shared_lab().url('invalid_api_key')\n"
         "panel.key.value = os.environ['OPENAI_API_KEY']")
     nb.cells.insert(2, typed)
@@ -97,7 +97,7 @@ def test_runbook_verdict_box_fills_in(workdir: Path) -> None:
     nb = execute(workdir / "02_runbook.ipynb")
     box = next(c for c in nb.cells if "verdict_box = display" in c.source)
     html = box.outputs[0]["data"]["text/html"]
-    assert "<code>proxy_block</code>" in html and "Fix:" in html
+    assert "<code class=\"why403-id\">proxy_block</code>" in html and "Fix:" in html
     text = outputs_text(nb)
     import why403_kit.knowledge as kb
 
@@ -113,22 +113,42 @@ def test_papermill_runs_the_runbook_for_a_target_and_a_saved_report(workdir: Pat
                                kernel_name="python3", cwd=str(workdir), progress_bar=False, store_widget_state=False)
     nb = nbformat.read(out, as_version=4)
     assert nb.metadata.papermill.parameters == {"lab_scenario": "quota_exceeded"}  # no secret is ever a parameter
-    assert "<code>quota_exceeded</code>" in outputs_text(nb)
+    assert "why403-id\\\">quota_exceeded</code>" in outputs_text(nb)  # outputs_text is JSON: quotes escaped
     assert_no_canary(out)
 
     # Replay: a report saved by `why403 diagnose --out` renders without probing anything.
-    from why403_kit.diagnose import STEPS
+    from why403_kit.runner import step_ids
     from why403_kit.ui import Runbook, target_for
 
     rb = Runbook(target_for(use_lab=True, lab_scenario="ip_not_allowed"))
-    for step in STEPS:
+    for step in step_ids():
         rb.run_step(step)
     saved = tmp_path / "report.json"
     saved.write_text(json.dumps(rb.report.to_dict()))
     replay = workdir / "replay-out.ipynb"
     papermill.execute_notebook(str(workdir / "02_runbook.ipynb"), str(replay), parameters={"report_path": str(saved), "use_lab": False},
                                kernel_name="python3", cwd=str(workdir), progress_bar=False)
-    assert "<code>ip_not_allowed</code>" in outputs_text(nbformat.read(replay, as_version=4))
+    assert "why403-id\\\">ip_not_allowed</code>" in outputs_text(nbformat.read(replay, as_version=4))
+
+
+def test_training_notebook_run_all_answers_nothing(workdir: Path) -> None:
+    """What a trainer sees after Run All: mystery #1 and its evidence under an opaque URL, no answer, no score."""
+    from tests.test_classroom import named_causes, provider_says
+    from why403_kit.lab import deal
+
+    nb = execute(workdir / "04_training_lab.ipynb")
+    assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    seed = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    first = deal(int(seed.source.split("class_seed =")[1].split()[0]), 1)[0]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    shown = [m["state"]["value"] for m in state.values() if m["model_name"] == "HTMLModel"]
+    shown += [m["state"].get("description", "") for m in state.values() if m["model_name"] == "ButtonModel"]
+    text = "\n".join(shown) + outputs_text(nb)
+    assert "Mystery #1" in text and "/t/" in text and "/s/" not in text
+    assert "Evidence for mystery #1" in text and "<table" in text
+    assert named_causes(text) <= provider_says(first), first  # the cause is nowhere, unless the lab's own answer says it
+    for giveaway in ("Right", "Not quite", "Score", "points"):
+        assert giveaway not in text
 
 
 def test_triage_notebook_shows_the_table_and_the_plot(workdir: Path) -> None:

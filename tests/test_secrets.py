@@ -63,7 +63,7 @@ def test_canary_in_no_output_file_or_log(lab: Lab, tmp_path: Path, caplog: pytes
 
 def test_key_sent_only_to_target_origin(lab: Lab) -> None:
     with Lab() as echo:  # a second server standing for the IP-echo service
-        diagnose(Target(base_url=lab.url("healthy"), api_key=Secret(CANARY), ip_echo_url=echo.ip_echo_url))
+        diagnose(Target(base_url=lab.url("ok"), api_key=Secret(CANARY), ip_echo_url=echo.ip_echo_url))
         assert echo.request_count == 1 and echo.credentialed == [False]
     assert any(lab.credentialed)
 
@@ -96,7 +96,7 @@ def test_key_never_crosses_untrusted_tls_nor_reaches_the_proxy(lab: Lab, monkeyp
 def test_azure_key_goes_only_in_the_api_key_header_to_the_target(lab: Lab, tmp_path: Path) -> None:
     schemes = len(lab.auth_schemes)
     with Lab() as echo:
-        report = diagnose(Target(base_url=lab.azure_url("healthy"), api_key=Secret(CANARY), provider="azure", deployment="gpt4o",
+        report = diagnose(Target(base_url=lab.azure_url("ok"), api_key=Secret(CANARY), provider="azure", deployment="gpt4o",
                                  api_version="2024-10-21", ip_echo_url=echo.ip_echo_url, timeout=5))
         assert echo.credentialed == [False]
     assert set(lab.auth_schemes[schemes:]) == {"api-key"}
@@ -109,5 +109,5 @@ def test_cli_classify_redacts() -> None:
 
     proc = subprocess.run([sys.executable, "-m", "why403_kit", "classify"], input=json.dumps({"status": 401, "body": body}),
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and CANARY not in proc.stdout
+    assert proc.returncode == 1 and CANARY not in proc.stdout  # 1: a refusal was found
     assert json.loads(proc.stdout)["cause"] == "invalid_api_key"

@@ -15,6 +15,7 @@ import pytest
 from why403_kit import triage
 from why403_kit.errors import InputError
 from why403_kit.lab import SCENARIOS
+from why403_kit.render import render, triage_text
 from why403_kit.triage import TriageReport
 
 from .conftest import CANARY
@@ -169,7 +170,7 @@ def test_garbage_and_empty_text_never_raise(tmp_path: Path, content: bytes) -> N
     path.write_bytes(content)
     report = triage(path)
     assert report.refusals == 0 and report.ok == 0
-    assert isinstance(report.to_markdown(), str) and json.dumps(report.to_dict())
+    assert isinstance(render(report, "markdown"), str) and json.dumps(report.to_dict())
 
 
 @pytest.mark.parametrize("content", [os.urandom(200_000), b"\x00\xff" * 1000, b"\x00" * 100_000])
@@ -216,7 +217,7 @@ def test_every_lab_scenario_triages_to_its_own_cause() -> None:
     report = triage(lines)
     assert report.ok == 1 and report.skipped == 0
     got = {g.example_at: g.cause for g in report.groups}
-    expected = {f"line {i}": n for i, n in enumerate(names, 1) if n != "healthy"}
+    expected = {f"line {i}": n for i, n in enumerate(names, 1) if n != "ok"}
     assert got == expected and all(g.count == 1 for g in report.groups)
 
 
@@ -224,9 +225,9 @@ def test_views_table_frame_and_markdown() -> None:
     report = triage(json.dumps(HAR))
     frame = report.to_frame()
     assert list(frame["cause"]) == [g.cause for g in report.groups] and int(frame["count"].sum()) == 4
-    md = report.to_markdown()
+    md = render(report, "markdown")
     assert "| invalid_api_key | 2 | 50% |" in md and "## edge_block" in md
-    text = report.to_text(width=80)
+    text = triage_text(report, width=80)
     assert "hosts" in text.splitlines()[2] and "api.openai.com" in text  # the hosts column the README promises
     assert max(len(line) for line in text.splitlines()[2:8]) <= 80
 
@@ -255,7 +256,7 @@ def test_canary_never_leaves_in_any_format(tmp_path: Path) -> None:
     for path in (har, log):
         report = triage(path)
         assert report.refusals >= 3
-        outputs = [json.dumps(report.to_dict()), report.to_markdown(), report.to_frame().to_string(), repr(report)]
+        outputs = [json.dumps(report.to_dict()), render(report, "markdown"), report.to_frame().to_string(), repr(report)]
         outputs += [_cli(str(path), "--format", fmt).stdout for fmt in ("table", "json", "markdown")]
         for out in outputs:
             assert CANARY not in out and CANARY[8:30] not in out

@@ -22,6 +22,7 @@ import why403_kit
 import why403_kit.triage
 from why403_kit.classify import classify
 from why403_kit.errors import InputError
+from why403_kit.render import render, triage_plot
 from why403_kit.triage import FieldMap, TriageReport, sample, triage, triage_files
 from why403_kit.triage._readers import event_from_line
 
@@ -200,7 +201,7 @@ def test_per_event_output_joins_back(tmp_path: Path, generated: Path, suffix: st
 def test_plot_json_shape_and_callable_package(tmp_path: Path, generated: Path) -> None:
     report = triage(generated)
     svg = tmp_path / "causes.svg"
-    report.plot(svg)
+    triage_plot(report, svg)
     text = svg.read_text()
     assert text.lstrip().startswith("<?xml") and report.groups[0].cause in text and "refusals per hour" in text
     png = tmp_path / "causes.png"
@@ -299,7 +300,7 @@ def test_examples_are_redacted_before_they_are_cut(tmp_path: Path) -> None:
         for engine in ("python", "duckdb"):
             report = triage(path, engine=engine)
             assert report.refusals >= 3, (path.name, engine)
-            outputs = [json.dumps(report.to_dict()), report.to_markdown(), report.to_text(), repr(report)]
+            outputs = [json.dumps(report.to_dict()), render(report, "markdown"), render(report, "table"), repr(report)]
             for out in outputs:
                 for fragment in (secret[i : i + 12] for i in range(0, len(secret) - 12, 4)):
                     assert fragment not in out, (path.name, engine, fragment)

@@ -10,8 +10,8 @@ import ipywidgets as widgets
 import pytest
 
 from tests.conftest import CANARY
+from why403_kit.lab import shared_lab
 from why403_kit.ui import Panel
-from why403_kit.ui.runbook import shared_lab
 
 
 @pytest.fixture(autouse=True)
@@ -36,18 +36,40 @@ def test_run_all_on_edge_block_names_the_edge(tmp_path: Path) -> None:
     assert report is not None and report.verdict.cause == "edge_block"
     assert "edge_block" in panel.verdict.value and "Fix:" in panel.verdict.value
     assert "Cloudflare" in panel.findings.value and "fail" in panel.findings.value
-    assert all("done" in panel.status[s].value for s in panel.status)
+    assert "1 check failed, 2 passed" in panel.status["credentials"].value  # plain words, not "worst: fail"
+    assert all("worst" not in panel.status[s].value and " ms)" in panel.status[s].value for s in panel.status)
     assert not panel.run_all.disabled and not panel.bundle_button.disabled
 
 
-@pytest.mark.parametrize("scenario, cause", [("healthy", "ok"), ("invalid_api_key", "invalid_api_key"), ("quota_exceeded", "quota_exceeded")])
+def test_findings_grouped_by_step_with_the_fix_once_and_the_ids() -> None:
+    from why403_kit import knowledge
+
+    panel = Panel(use_lab=True, scenario="edge_block")
+    click(panel.run_all)
+    report = panel.wait()
+    assert report is not None
+    table = panel.findings.value
+    kb = knowledge.load()
+    heads = [s.title for s in kb.steps]
+    found = [table.index(h) for h in heads]  # one heading row per step, in the steps' order, each with its result in words
+    assert found == sorted(found)
+    assert table.count('class="why403-group"') == len(heads)
+    assert "5 checks failed" not in table and "4 checks failed, 1 skipped" in table  # permissions: 4 refused probes + the paid one
+    fix = kb.cause("edge_block").fix
+    failing = sum(f.cause == "edge_block" for f in report.findings)
+    assert failing >= 4 and table.count(fix.split(".")[0]) == 1  # said once, under the table, not on every failing row
+    assert "req_lab" in table and "cf-ray 8f00lab000000000-AMS" in table
+    assert "request id / cf-ray" in table
+
+
+@pytest.mark.parametrize("scenario, cause", [("ok", "ok"), ("invalid_api_key", "invalid_api_key"), ("quota_exceeded", "quota_exceeded")])
 def test_scenario_picker_drives_the_verdict(scenario: str, cause: str) -> None:
     panel = Panel(use_lab=True)
     panel.scenario.value = scenario
     click(panel.run_all)
     assert panel.wait() is not None
     assert panel.report is not None and panel.report.verdict.cause == cause
-    assert f"<code>{cause}</code>" in panel.verdict.value
+    assert f'<code class="why403-id">{cause}</code>' in panel.verdict.value
 
 
 def test_one_step_button_runs_that_step_alone() -> None:
@@ -55,7 +77,7 @@ def test_one_step_button_runs_that_step_alone() -> None:
     click(panel.step_buttons["credentials"])
     report = panel.wait()
     assert report is not None and {f.step for f in report.findings} == {"credentials"}
-    assert "done" in panel.status["credentials"].value and "skipped" in panel.status["network"].value
+    assert "1 check failed, 2 passed" in panel.status["credentials"].value and "skipped" in panel.status["network"].value
 
 
 def test_typed_key_leaves_widget_state_at_once(lab: object) -> None:
@@ -76,7 +98,7 @@ def test_typed_key_leaves_widget_state_at_once(lab: object) -> None:
 def test_key_from_named_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_TEAM_KEY", CANARY)
     panel = Panel(use_lab=False)
-    panel.base_url.value = shared_lab().url("healthy")
+    panel.base_url.value = shared_lab().url("ok")
     panel.key_env.value = "MY_TEAM_KEY"
     assert "$MY_TEAM_KEY" in panel.key_status.value
     assert panel.target().api_key.reveal() == CANARY
@@ -84,6 +106,49 @@ def test_key_from_named_environment_variable(monkeypatch: pytest.MonkeyPatch) ->
     report = panel.wait()
     assert report is not None and report.verdict.cause == "ok"
     assert CANARY not in _state_dump() + panel.findings.value
+
+
+def test_an_input_error_clears_the_previous_verdict_and_findings() -> None:
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("quota_exceeded")
+    panel.key.value = "sk-proj-" + "y" * 40
+    click(panel.run_all)
+    assert panel.wait() is not None and "quota_exceeded" in panel.verdict.value
+    assert not panel.bundle_button.disabled
+    panel.base_url.value = "not a url"
+    click(panel.run_all)
+    assert "base URL" in panel.message.value
+    assert "quota_exceeded" not in panel.verdict.value + panel.findings.value  # nothing of the old run stays under the error
+    assert "No findings yet" in panel.findings.value and "No diagnosis yet" in panel.verdict.value
+    assert panel.report is None and panel.bundle_button.disabled and panel.export_button.disabled
+    assert all("not run yet" in panel.status[s].value for s in panel.status)
+
+
+def test_training_mode_picks_mysteries_and_keeps_the_answer_to_the_board() -> None:
+    from tests.test_classroom import named_causes, provider_says
+    from why403_kit.lab import Classroom, mystery_pool
+
+    room = Classroom(shared_lab(), seed=11)
+    panel = Panel(training=room)
+    assert list(panel.scenario.options) == [] and panel.use_lab.value
+    click(panel.run_all)
+    assert "no mystery yet" in panel.message.value
+    for _ in mystery_pool():  # every scenario the lab plays, once each
+        room.new_mystery(run=False)
+    panel.refresh_mysteries()
+    labels = [label for label, _ in panel.scenario.options]
+    assert labels == [f"mystery #{n}" for n in range(1, len(mystery_pool()) + 1)] and panel.scenario.value == len(labels)
+    for mystery in room.mysteries:
+        panel.scenario.value = mystery.number
+        assert panel.target().base_url == mystery.target.base_url and "/t/" in mystery.target.base_url
+        click(panel.run_all)
+        report = panel.wait()
+        assert report is not None and report.target.base_url == mystery.target.base_url
+        shown = panel.verdict.value + panel.findings.value + panel.message.value + "".join(s.value for s in panel.status.values())
+        # the checks' own sentences may interpret ('rate_limited: Retry-After=2.0'): the panel shows what the wire said
+        assert named_causes(shown + repr(panel.scenario)) <= provider_says(mystery.scenario), mystery.number
+        assert "Fix" not in panel.findings.value and "Verdict" not in panel.verdict.value and "<table" in panel.findings.value
+    assert panel.bundle_button.layout.display == "none" and panel.export_button.layout.display == "none"
 
 
 def test_bad_input_lands_in_the_panel_not_a_traceback() -> None:
@@ -130,7 +195,7 @@ def test_status_lines_show_elapsed_time_while_a_slow_step_runs() -> None:
     seen: list[str] = []
     with Lab(latency_ms=600) as slow:
         panel = Panel(use_lab=False)
-        panel.base_url.value = slow.url("healthy")
+        panel.base_url.value = slow.url("ok")
         panel.key.value = "sk-proj-" + "x" * 40  # with a key, step 1 makes a live (slow) request
         panel.status["credentials"].observe(lambda ch: seen.append(ch["new"]), names="value")
         click(panel.run_all)
@@ -139,7 +204,7 @@ def test_status_lines_show_elapsed_time_while_a_slow_step_runs() -> None:
     assert report is not None
     running = [s for s in seen if "running…" in s]
     assert any(" 0.0 s" not in s for s in running), running  # the clock advanced while the request was out
-    assert "done in" in seen[-1]
+    assert "all 3 checks passed (" in seen[-1]
 
 
 def test_export_button_writes_an_offline_runbook_with_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

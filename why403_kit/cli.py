@@ -5,37 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from . import knowledge
+from ._resources import write_notebooks
 from ._secret import Secret
 from .classify import classify
-from .diagnose import diagnose, write_bundle
-from .errors import InputError
-from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab
+from .errors import ExportError, InputError
+from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
 from .model import Report, Target
-from .redact import redact
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) if rows else len(h) for i, h in enumerate(headers)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(r, widths, strict=True))) for r in rows]
-    return "\n".join(lines)
-
-
-def render(report: Report, fmt: str) -> str:
-    data = report.to_dict()
-    if fmt == "json":
-        return json.dumps(data, indent=2)
-    v = report.verdict
-    if fmt == "markdown":
-        return report.to_markdown()
-    rows = [[f.step, f.check, f.status, f.cause, f.evidence] for f in report.findings]
-    return f"VERDICT: {v.cause} - {v.summary}\nFIX: {v.fix}\n\n" + _table(rows, ["step", "check", "status", "cause", "evidence"])
+from .render import FORMATS, render, table, to_json, write_bundle
+from .render.text import StepProgress, use_colour
+from .runner import Hooks, diagnose
+from .triage import TriageReport
 
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
@@ -59,8 +44,14 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
         import getpass
 
         target.api_key = Secret(getpass.getpass("API key (hidden): "))
-    report = diagnose(target)
-    print(redact(render(report, a.format)))
+        target.key_env = ""
+    progress = StepProgress(sys.stderr, colour=use_colour(sys.stderr)) if _is_tty(sys.stderr) else None
+    try:
+        report = diagnose(target, hooks=Hooks(progress.on_step_start, progress.on_findings) if progress else None)
+    finally:
+        if progress:
+            progress.close()
+    print(render(report, a.format))
     if a.out:
         for path in write_bundle(report, a.out):
             print(f"wrote {path}", file=sys.stderr)
@@ -68,68 +59,99 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 
 
 def _cmd_classify(a: argparse.Namespace) -> int:
+    """Classify one answer or a list of them; exit 0 when every one is ``ok``, 1 when any is a refusal."""
     raw = sys.stdin.read(16 << 20)
     try:
         data = json.loads(raw)
     except ValueError as err:
         raise InputError(f"stdin is not JSON: {err}") from None
     items = data if isinstance(data, list) else [data]
-    if not all(isinstance(i, dict) for i in items):
-        raise InputError("expected an object {status, headers, body, exception} or a list of them")
-    out = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")).to_dict() for i in items]
-    print(redact(json.dumps(out if isinstance(data, list) else out[0], indent=2)))
-    return 0
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise InputError("expected an object {status, headers, body, exception} or a non-empty list of them")
+    found = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")) for i in items]
+    out = [d.to_dict() for d in found]
+    print(to_json(out if isinstance(data, list) else out[0]))
+    return 0 if all(d.cause == "ok" for d in found) else 1
 
 
 def _cmd_lab(a: argparse.Namespace) -> int:
     if a.list:
-        for name in SCENARIOS:
-            print(name)
+        kb = knowledge.load()
+        rows = [[name, kb.cause_or_unknown(name).title] for name in SCENARIOS]
+        print(table(rows, ["scenario", "what it plays"], long_columns={"what it plays"}))
         return 0
-    try:
-        lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)
-    except (ValueError, OSError) as err:
-        raise InputError(str(err)) from None
-    print(f"lab serving scenario {a.scenario!r} at {lab.base_url} (other scenarios: {lab.origin}/s/<scenario>/v1; IP echo {lab.ip_echo_url})", flush=True)
+    if a.answer_key:
+        from .lab import Classroom
+
+        if a.count < 1:
+            raise InputError("--count must be at least 1")
+        with Lab(port=a.port) as quiet_lab:
+            path = Classroom(quiet_lab, a.seed).write_answer_key(a.answer_key, a.count)
+        print(f"wrote the answer key for seed {a.seed} ({a.count} mysteries) to {path}: for the trainer only")
+        return 0
+    lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)  # LabError (bad input, exit 2) for an unknown scenario or a busy port
+    print(lab_banner(lab), flush=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a lab is meant to stop
         lab.serve_forever()
     return 0
 
 
+def lab_banner(lab: Lab) -> str:
+    """What `why403 lab` prints: where each scenario answers, both listeners, and that any key works."""
+    lines = [f"lab serving scenario {lab.scenario!r} at {lab.base_url}",
+             f"  other scenarios: {lab.origin}/s/<scenario>/v1   (why403 lab --list)",
+             f"  TLS listener: {lab.tls_origin}/v1 (a self-signed certificate, as an intercepting proxy presents)",
+             f"  IP echo: {lab.ip_echo_url}",
+             "  any key works: the lab never checks a key's value, only whether and how one is sent, e.g.",
+             f"  OPENAI_API_KEY={LAB_KEY} why403 diagnose --base-url {lab.base_url}",
+             "  Ctrl-C stops it."]
+    return "\n".join(lines)
+
+
 def demo_rows(lab: Lab) -> list[list[str]]:
-    """Diagnose every lab scenario; one row per scenario: expected, verdict, fix."""
+    """Diagnose every lab scenario (its id is the cause it plays); one row per scenario: verdict, right?, fix."""
     rows = []
     for name in SCENARIOS:
-        expected = "ok" if name == "healthy" else name
-        target = Target(base_url=lab.url(name), api_key=Secret(LAB_KEY), ip_echo_url=lab.ip_echo_url, timeout=5)
-        report = diagnose(target)
-        rows.append([name, report.verdict.cause, "yes" if report.verdict.cause == expected else "NO", report.verdict.fix])
+        report = diagnose(lab.target(name))
+        rows.append([name, report.verdict.cause, "yes" if report.verdict.cause == name else "NO", report.verdict.fix])
     return rows
 
 
 def _cmd_demo(a: argparse.Namespace) -> int:
     with Lab() as lab:
         rows = demo_rows(lab)
-    print(_table(rows, ["scenario", "verdict", "right?", "fix"]))
+    # The scenario is the cause it plays: the verdict needs a column only where it differs.
+    shown = [[name, "yes" if right == "yes" else f"NO: {verdict}", fix] for name, verdict, right, fix in rows]
+    print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour()))
     print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause. Not played: "
           + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
 
 
+def _cmd_notebooks(a: argparse.Namespace) -> int:
+    """Copy the shipped notebooks into a directory (kept when they exist, unless --force) and say how to open them."""
+    for path, what in write_notebooks(a.out, force=a.force):
+        print(f"{what} {path}")
+    print(f"open them with: jupyter lab {a.out}", file=sys.stderr)
+    return 0
+
+
 def _cmd_export(a: argparse.Namespace) -> int:
     """Write the runbook or the FAQ as one self-contained HTML page and print its path."""
-    from .export import ExportError, export_faq, export_runbook
+    from .export import export_faq, export_runbook
+    from .export.progress import terminal_progress
 
-    if a.document == "faq":
-        if a.report or a.notebook:
-            raise InputError("--report and --notebook apply to 'export runbook' only")
-        path = export_faq(a.out)
-    else:
-        try:
-            path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario)
-        except ExportError as err:
-            print(f"why403: {err}", file=sys.stderr)
-            return 1
+    progress = terminal_progress(sys.stderr)  # a status line on a terminal; nothing in a pipe or a log
+    try:
+        if a.document == "faq":
+            if a.report or a.notebook:
+                raise InputError("--report and --notebook apply to 'export runbook' only")
+            path = export_faq(a.out, progress=progress)
+        else:
+            path = export_runbook(a.out, report=a.report or None, notebook=a.notebook or None, scenario=a.scenario, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     print(path)
     return 0
 
@@ -149,19 +171,11 @@ def _cmd_triage(a: argparse.Namespace) -> int:
     fields = FieldMap.parse(a.field or [], a.fields_file)
     report = triage_files(a.files, stdin=sys.stdin.buffer, engine=a.engine, fields=fields, max_events=a.max_events,
                           per_event=a.per_event, progress=a.progress)
-    if a.format == "json":
-        from .triage.render import to_json
-
-        print(to_json(report))
-    elif a.format == "markdown":
-        print(report.to_markdown())
-    else:
-        print(report.to_text())
+    print(render(report, a.format))
     if a.plot:
-        try:
-            report.plot(a.plot)
-        except ImportError:
-            raise InputError("--plot needs matplotlib (pip install 'why403-kit[jupyter]')") from None
+        from .render import triage_plot
+
+        triage_plot(report, a.plot)
         print(f"wrote {a.plot}", file=sys.stderr)
     if a.per_event:
         print(f"wrote {a.per_event}", file=sys.stderr)
@@ -186,30 +200,37 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--allow-paid-probe", action="store_true", help="allow one request that may spend a token")
     d.add_argument("--request-file", help="lint a request your app sends: a file with a curl command, raw headers or a HAR entry ('-' = stdin)")
     d.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
-    d.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    d.add_argument("--format", choices=FORMATS.names(Report), default="table")
     d.add_argument("--out", help="directory for report.json and the support bundle")
     d.set_defaults(func=_cmd_diagnose)
     c = sub.add_parser("classify", help="classify {status, headers, body, exception} JSON read from stdin")
     c.set_defaults(func=_cmd_classify)
     lab = sub.add_parser("lab", help="serve the training lab on loopback")
     lab.add_argument("--port", type=int, default=0)
-    lab.add_argument("--scenario", default="healthy")
+    lab.add_argument("--scenario", default="ok", type=scenario_id, help="a cause id (see --list); 'healthy' is read as 'ok'")
     lab.add_argument("--latency-ms", type=float, default=0.0)
     lab.add_argument("--list", action="store_true", help="list the scenarios")
+    lab.add_argument("--answer-key", metavar="FILE", help="trainers: write the answer key of a class's mysteries (.md, .csv or .json) and exit")
+    lab.add_argument("--seed", type=int, default=2026, help="with --answer-key: the class's seed (the notebook's class_seed)")
+    lab.add_argument("--count", type=int, default=20, help="with --answer-key: how many mysteries (default 20)")
     lab.set_defaults(func=_cmd_lab)
     demo = sub.add_parser("demo", help="start the lab and diagnose every scenario")
     demo.set_defaults(func=_cmd_demo)
+    nb = sub.add_parser("notebooks", help="write the notebooks into a directory (then: jupyter lab DIR)")
+    nb.add_argument("--out", required=True, help="directory to write the notebooks into (created when missing)")
+    nb.add_argument("--force", action="store_true", help="overwrite notebooks that already exist there")
+    nb.set_defaults(func=_cmd_notebooks)
     ex = sub.add_parser("export", help="write the runbook or the FAQ as one self-contained HTML page (opens offline)")
     ex.add_argument("document", choices=["runbook", "faq"])
     ex.add_argument("--out", required=True, help="directory to write runbook.html or faq.html into")
     ex.add_argument("--report", help="runbook: replay this report.json (why403 diagnose --out) instead of running the lab")
     ex.add_argument("--scenario", default="edge_block", help="runbook: lab scenario to run the runbook against (default edge_block)")
-    ex.add_argument("--notebook", help="runbook: the runbook notebook (default notebooks/02_runbook.ipynb)")
+    ex.add_argument("--notebook", help="runbook: the runbook notebook (default: the one shipped with why403-kit)")
     ex.set_defaults(func=_cmd_export)
     tr = sub.add_parser("triage", help="group the refusals in logs of any size by cause (offline: HAR, JSON Lines, CSV, Parquet, logs)")
     tr.add_argument("files", nargs="+", metavar="FILE",
                     help="HAR, JSON Lines, JSON array, CSV, Parquet or log file, .gz/.zst too; a glob or a directory; '-' = stdin")
-    tr.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    tr.add_argument("--format", choices=FORMATS.names(TriageReport), default="table")
     tr.add_argument("--engine", choices=["auto", "python", "duckdb", "spark"], default="auto",
                     help="auto: DuckDB for JSON Lines/CSV/Parquet files, the streaming reader otherwise; spark: $WHY403_SPARK_MASTER or local[*]")
     tr.add_argument("--field", action="append", metavar="NAME=PATH",
@@ -226,19 +247,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _prepare_streams() -> None:
+    """Pipes and files are read and written as UTF-8 (JSON is UTF-8); a terminal keeps its encoding but never fails
+    on a character."""
+    import io
+
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper):  # replaced (pytest's capture, Jupyter): leave it alone
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if _is_tty(stream):
+                stream.reconfigure(errors="replace")
+            else:
+                stream.reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _prepare_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         result: Any = args.func(args)
+        sys.stdout.flush()
         return int(result or 0)
     except InputError as err:
         print(f"why403: {err}", file=sys.stderr)
         return 2
+    except ExportError as err:
+        print(f"why403: {err}", file=sys.stderr)
+        return 1
     except SystemExit as err:  # argparse errors
         return int(err.code or 0) if isinstance(err.code, int) else 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `why403 … | head`: the reader left; say nothing more, and no traceback at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
-"""Target, Finding and Report: the one road the data travels from input to every view."""
+"""The records that travel the one road from input to every view: Target, Exchange, Finding, Verdict, Report.
+
+Data only: nothing here renders (see :mod:`why403_kit.render`) or decides (see :mod:`why403_kit.runner`). The
+facts of an answer (status, who answered, request id, cf-ray) travel as fields, never inside sentences that a
+later stage would have to parse again; ``evidence`` is the sentence for people. Strings that came from the wire
+are redacted when a record is made, and every ``to_dict`` masks its whole structure again before anything is
+serialized or cut.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from ._secret import Secret
@@ -13,7 +21,12 @@ from .errors import InputError
 from .redact import redact, redact_obj
 
 Status = Literal["pass", "warn", "fail", "skip", "error"]
+STATUSES: tuple[str, ...] = get_args(Status)
 OPENAI_BASE = "https://api.openai.com/v1"
+# The shape of report.json (and of `diagnose --format json`). Bump it when a field changes meaning or goes away;
+# new optional fields do not need a bump. 0 is the unversioned shape of why403-kit 0.1 (no typed fields).
+SCHEMA_VERSION = 1
+REPORT_BODY_HEAD = 500  # characters of each answer's body kept in report.json and the support bundle
 
 
 @dataclass
@@ -33,6 +46,8 @@ class Target:
     allow_paid_probe: bool = False
     timeout: float = 10.0
     pasted_request: str = field(default="", repr=False)  # a curl command, raw headers or HAR entry from the user's app
+    key_hint: str = field(default="", repr=False)  # what a saved report said of its key; a target rebuilt from one holds no key
+    key_env: str = ""  # the environment variable the key was read from ('' when it was given otherwise), named in advice
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret):
@@ -52,7 +67,11 @@ class Target:
                 ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
                 raise InputError(f"allowlist entry {redact(entry)!r} is not an IP address or CIDR") from None
-        if not (0 < float(self.timeout) <= 300):
+        try:
+            timeout = float(self.timeout)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not (0 < timeout <= 300):
             raise InputError("timeout must be between 0 and 300 seconds")
 
     @classmethod
@@ -63,12 +82,16 @@ class Target:
         name = api_key_env or ("AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY")
         values: dict[str, Any] = {
             "api_key": Secret(env.get(name, "")),
+            "key_env": name,
             "base_url": env.get("OPENAI_BASE_URL") or (env["AZURE_OPENAI_ENDPOINT"].rstrip("/") + "/openai" if azure else OPENAI_BASE),
             "organization": env.get("OPENAI_ORG_ID", ""),
             "project": env.get("OPENAI_PROJECT_ID", ""),
             "api_version": env.get("OPENAI_API_VERSION", ""),
         }
-        values.update({k: v for k, v in overrides.items() if v not in (None, "")})
+        given = {k: v for k, v in overrides.items() if v not in (None, "")}
+        if "api_key" in given:  # the key did not come from the variable: advice must not name it
+            values["key_env"] = ""
+        values.update(given)
         return cls(**values)
 
     @property
@@ -78,13 +101,70 @@ class Target:
 
     def to_dict(self) -> dict[str, Any]:
         """The target with the key reduced to a hint: safe to print and save."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("api_key", "pasted_request")}
-        d["api_key"] = self.api_key.hint if self.api_key else "(none)"
+        d = {k: v for k, v in asdict(self).items() if k not in ("api_key", "pasted_request", "key_hint")}
+        d["api_key"] = self.api_key.hint if self.api_key else self.key_hint or "(none)"
         return redact_obj(d)  # type: ignore[no-any-return]
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Target:
+        """A target saved with :meth:`to_dict`; it never holds a key, so the rebuilt one has none either."""
+        keep = {f.name for f in fields(cls)} - {"api_key", "pasted_request", "key_hint"}
+        hint = data.get("api_key")
+        return cls(**{k: v for k, v in data.items() if k in keep}, key_hint=redact(hint) if isinstance(hint, str) and hint != "(none)" else "")
 
-@dataclass
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request the kit sent and what came back (or why nothing did). Made only by the HTTP helper.
+
+    ``url``, ``headers``, ``body_head`` and ``error`` are redacted when the record is made; header names are
+    lower case. ``body_head`` is the start of the body, at most what the helper reads (``truncated`` says the
+    answer was longer). ``responder`` is who answered according to the classifier.
+    """
+
+    method: str
+    url: str
+    status: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body_head: str = ""
+    elapsed_ms: float = 0.0
+    responder: str = "unknown"
+    request_id: str = ""
+    cf_ray: str = ""
+    error: str | None = None
+    truncated: bool = False
+    utc: str = ""
+
+    def to_dict(self, body_limit: int | None = REPORT_BODY_HEAD) -> dict[str, Any]:
+        d = asdict(self)
+        if body_limit is not None:
+            d["body_head"] = self.body_head[:body_limit]
+        return redact_obj(d)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Exchange:
+        headers = data.get("headers") or {}
+        if not isinstance(headers, Mapping):
+            raise InputError("not a why403 report: an exchange's headers are not an object")
+        return cls(
+            method=_text(data, "method"), url=redact(_text(data, "url")), status=_status(data.get("status")),
+            headers={str(k).lower(): redact(str(v)) for k, v in headers.items()}, body_head=redact(_text(data, "body_head")),
+            elapsed_ms=_number(data, "elapsed_ms"), responder=_text(data, "responder") or "unknown", request_id=_text(data, "request_id"),
+            cf_ray=_text(data, "cf_ray"), error=redact(str(data["error"])) if data.get("error") is not None else None,
+            truncated=bool(data.get("truncated")), utc=_text(data, "utc"),
+        )
+
+
+@dataclass(frozen=True)
 class Finding:
+    """What one check of one step found.
+
+    ``observed`` is true when the finding reports what the network or a server did in this run (an answer, a
+    refused connection, a certificate), false for a lint of the user's own input. ``http_status``, ``responder``,
+    ``request_id`` and ``cf_ray`` come from the answer it read, if any; ``confidence`` is the classifier's when it
+    named the cause, 1.0 for a lint that checks a fact of the input.
+    """
+
     step: str
     check: str
     status: Status
@@ -93,29 +173,65 @@ class Finding:
     fix: str = ""
     request_id: str = ""
     elapsed_ms: float = 0.0
+    http_status: int | None = None
+    responder: str = ""
+    cf_ray: str = ""
+    observed: bool = False
+    confidence: float = 1.0
 
     def __post_init__(self) -> None:
-        self.evidence = redact(self.evidence)
+        object.__setattr__(self, "evidence", redact(self.evidence))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return redact_obj(asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        status = _text(data, "status")
+        if status not in STATUSES:
+            raise InputError(f"not a why403 report: a finding has status {status!r}, not one of {', '.join(STATUSES)}")
+        return cls(
+            step=_text(data, "step"), check=_text(data, "check"), status=status,  # type: ignore[arg-type]
+            cause=_text(data, "cause"), evidence=_text(data, "evidence"), fix=_text(data, "fix"), request_id=_text(data, "request_id"),
+            elapsed_ms=_number(data, "elapsed_ms"), http_status=_status(data.get("http_status")), responder=_text(data, "responder"),
+            cf_ray=_text(data, "cf_ray"), observed=bool(data.get("observed")), confidence=_number(data, "confidence", 1.0),
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
+    """The most likely cause, and which finding decided it (empty ``step`` when nothing did: a clean run of lints)."""
+
     cause: str
     summary: str
     fix: str
     title: str = ""
     confidence: float = 0.0
+    step: str = ""
+    check: str = ""
+    http_status: int | None = None
+    responder: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return redact_obj(asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        return cls(
+            cause=_text(data, "cause") or "unknown", summary=_text(data, "summary"), fix=_text(data, "fix"), title=_text(data, "title"),
+            confidence=_number(data, "confidence"), step=_text(data, "step"), check=_text(data, "check"),
+            http_status=_status(data.get("http_status")), responder=_text(data, "responder"),
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
+    """Everything one diagnosis found, with its verdict; every view reads this and nothing calls the network again."""
+
     target: Target
-    findings: list[Finding]
+    findings: tuple[Finding, ...]
     verdict: Verdict
-    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    exchanges: tuple[Exchange, ...] = ()
     started_utc: str = ""
     elapsed_ms: float = 0.0
 
@@ -124,36 +240,86 @@ class Report:
         return any(f.status in ("fail", "error") for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``report.json`` and ``diagnose --format json``, masked as a structure."""
         return redact_obj({  # type: ignore[no-any-return]
-            "verdict": asdict(self.verdict),
+            "schema_version": SCHEMA_VERSION,
+            "verdict": self.verdict.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
+            "exchanges": [e.to_dict() for e in self.exchanges],
             "target": self.target.to_dict(),
             "started_utc": self.started_utc,
             "elapsed_ms": self.elapsed_ms,
         })
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Report:
-        """Rebuild a report saved with :meth:`to_dict` (e.g. ``report.json``); it never holds a key."""
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """Rebuild a report saved with :meth:`to_dict` (``report.json``); unversioned 0.1 reports read too.
+
+        Bad input raises :class:`InputError`; a report written by a newer schema is refused rather than misread.
+        """
+        version = data.get("schema_version", 0)
+        if not _is_int(version) or version < 0:
+            raise InputError(f"not a why403 report: schema_version {version!r} is not a whole number")
+        if version > SCHEMA_VERSION:
+            raise InputError(f"report.json has schema_version {version}; this why403-kit reads up to {SCHEMA_VERSION}: upgrade it")
         try:
-            t = dict(data.get("target") or {})
-            target = Target(**{k: v for k, v in t.items() if k in Target.__dataclass_fields__ and k not in ("api_key", "pasted_request")})
-            findings = [Finding(**{k: v for k, v in f.items() if k in Finding.__dataclass_fields__}) for f in data.get("findings") or []]
-            verdict = Verdict(**{k: v for k, v in (data.get("verdict") or {}).items() if k in Verdict.__dataclass_fields__})
+            target = Target.from_dict(_mapping(data.get("target")))
+            findings = tuple(Finding.from_dict(_mapping(f)) for f in _list(data.get("findings")))
+            verdict = Verdict.from_dict(_mapping(data.get("verdict")))
+            exchanges = tuple(Exchange.from_dict(_mapping(e)) for e in _list(data.get("exchanges")))
         except (TypeError, AttributeError, ValueError) as err:
             raise InputError(f"not a why403 report: {err}") from None
-        return cls(target, findings, verdict, [], str(data.get("started_utc", "")), float(data.get("elapsed_ms") or 0.0))
-
-    def to_markdown(self) -> str:
-        """Verdict, fix and the findings table as Markdown (CLI output and support bundle)."""
-        v = self.verdict
-        lines = [f"## Verdict: `{v.cause}`", "", v.summary, "", f"**Fix:** {v.fix}", "",
-                 "| step | check | status | cause | evidence | request id |", "|---|---|---|---|---|---|"]
-        lines += [f"| {f.step} | {f.check} | {f.status} | {f.cause} | {f.evidence.replace('|', '/')} | {f.request_id} |" for f in self.findings]
-        return redact("\n".join(lines))
+        return cls(target, findings, verdict, exchanges, _text(data, "started_utc"), _number(data, "elapsed_ms"))
 
     def to_frame(self) -> Any:
-        """The findings as a pandas DataFrame (pandas is imported only here)."""
+        """The findings as a pandas DataFrame, one column per field (pandas is imported only here)."""
         import pandas as pd
 
-        return pd.DataFrame([f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__))
+        return pd.DataFrame([asdict(f) for f in self.findings], columns=[f.name for f in fields(Finding)])
+
+
+# ---- reading untrusted dicts: a wrong type is bad input, never a traceback -------------------------------------
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _number(data: Mapping[str, Any], key: str, default: float = 0.0) -> float:
+    value = data.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise TypeError(f"{key} is not a number")
+    return float(value)
+
+
+def _status(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise TypeError("an HTTP status is not a number")
+    return int(value)  # type: ignore[call-overload, no-any-return]
+
+
+__all__ = ["OPENAI_BASE", "REPORT_BODY_HEAD", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
+           "Verdict"]

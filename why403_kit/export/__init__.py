@@ -7,7 +7,6 @@ table of contents, phone and print CSS, the verdict first with the decision-path
 from __future__ import annotations
 
 from .documents import (
-    ExportError,
     default_notebook,
     emit_report,
     execute_notebook,
@@ -16,11 +15,11 @@ from .documents import (
     faq_notebook,
     load_report,
 )
-from .exporter import ReportPreprocessor, Why403Exporter, diagram_html, findings_sections_html, verdict_box_html
+from .exporter import ReportPreprocessor, Why403Exporter
 from .scrub import REPORT_MIME, ScrubPreprocessor, safe_redact, scrub_notebook, secret_values
 
 __all__ = [
-    "REPORT_MIME", "ExportError", "ReportPreprocessor", "ScrubPreprocessor", "Why403Exporter", "default_notebook",
-    "diagram_html", "emit_report", "execute_notebook", "export_faq", "export_runbook", "faq_notebook",
-    "findings_sections_html", "load_report", "safe_redact", "scrub_notebook", "secret_values", "verdict_box_html",
+    "REPORT_MIME", "ReportPreprocessor", "ScrubPreprocessor", "Why403Exporter", "default_notebook",
+    "emit_report", "execute_notebook", "export_faq", "export_runbook", "faq_notebook", "load_report", "safe_redact",
+    "scrub_notebook", "secret_values",
 ]

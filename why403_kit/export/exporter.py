@@ -5,6 +5,9 @@ as well as ``why403 export``. Compared with ``--to html`` it: loads nothing from
 MathJax, mermaid or widget manager), never writes widget state, hides code by tags, adds a table of contents,
 phone and print CSS, puts the verdict and the decision-path diagram first when it knows the diagnosis, and
 redacts every text twice (per cell before rendering, then the whole page).
+
+What the notebook already shows it learns from the views' own records (``render.html.VIEW_MIME``) and the report
+the notebook handed over (``REPORT_MIME``), never by searching the rendered HTML.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import copy
 import html
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,19 +29,18 @@ from traitlets import List, Unicode, default
 from traitlets.config import Config
 
 from .. import knowledge
-from ..diagram import decision_path_svg, describe_path
-from ..model import Finding, Verdict
-from ..ui.tables import findings_html, verdict_html
+from ..errors import InputError
+from ..model import Report, Verdict
+from ..render.html import VIEW_MIME, diagram_html, step_sections_html, verdict_html
+from ..render.theme import css_variables
 from .scrub import DEFAULT_SECRET_ENV, NBF, ScrubPreprocessor, safe_redact, scrub_notebook, secret_values
 
 TEMPLATES = Path(__file__).parent / "templates"
-DIAGRAM_MARK = 'data-why403="decision-path"'
-VERDICT_MARK = "why403-verdict-box"
 KIND_LABELS = {"runbook": "Runbook", "faq": "FAQ", "notebook": "Notebook"}
-REMOVE_CELL_TAGS = ["remove-cell", "parameters", "injected-parameters", "why403-report"]
+# "notebook-only": prose about running the notebook (papermill, "fills in once the cells have run"), not for a page.
+REMOVE_CELL_TAGS = ["remove-cell", "parameters", "injected-parameters", "why403-report", "notebook-only"]
 REMOVE_INPUT_TAGS = ["remove-input", "hide-input"]
 REMOVE_OUTPUT_TAGS = ["remove-output", "hide-output"]
-_VERDICT_CAUSE = re.compile(VERDICT_MARK + r".*?<code>([a-z0-9_]+)</code>", re.DOTALL)
 _CSS_URL = re.compile(r"url\(\s*(['\"]?)(?!data:|#)[^)]*\)", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
 _FETCHING = ("img", "image", "source", "video", "audio", "iframe", "embed", "object", "track", "input", "use", "feimage")
@@ -52,42 +56,32 @@ def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def verdict_box_html(report: dict[str, Any]) -> str:
-    """The verdict box the exporter puts first when a notebook shows none of its own: the panel's own box."""
-    v = report.get("verdict") or {}
-    c = knowledge.load().cause(str(v.get("cause", "unknown")))
-    verdict = Verdict(c.id, str(v.get("summary") or c.summary), str(v.get("fix") or c.fix), str(v.get("title") or c.title),
-                      float(v.get("confidence") or 0.0))
-    return verdict_html(verdict)
+def _verdict(data: Mapping[str, Any]) -> Verdict:
+    """A verdict from a notebook's record (untrusted): an unknown cause reads as unknown, missing texts come from the knowledge base."""
+    v = Verdict.from_dict(data)
+    c = knowledge.load().cause_or_unknown(v.cause)
+    return replace(v, cause=c.id, summary=v.summary or c.summary, fix=v.fix or c.fix, title=v.title or c.title)
 
 
-def diagram_html(report: dict[str, Any]) -> str:
-    """The decision-path SVG with a caption, as one HTML block."""
-    return (f'<figure class="why403-figure">{decision_path_svg(report)}'
-            f"<figcaption><b>This diagnosis:</b> {_esc(describe_path(report))}. The diagram reads left to right: the "
-            "symptom, who answered, the cause; the highlighted path is the one found.</figcaption></figure>")
+def _report(data: object) -> Report | None:
+    """The report the notebook handed over (``REPORT_MIME``), if it reads as one."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("verdict"), Mapping):
+        return None
+    try:
+        return Report.from_dict(data)
+    except InputError:
+        return None
 
 
-def findings_sections_html(report: dict[str, Any]) -> str:
-    """Findings grouped by step (title, what the step checks, then the same styled table the notebooks show)."""
-    fields = Finding.__dataclass_fields__
-    findings = [Finding(**{k: v for k, v in f.items() if k in fields}) for f in report.get("findings") or [] if isinstance(f, dict)]
-    parts = ["<h2>Findings</h2>"]
-    for step in knowledge.load().steps:
-        rows = [f for f in findings if f.step == step.id]
-        parts.append(f"<h3>{_esc(step.title)}</h3><p>{_esc(step.explains)}</p>")
-        parts.append(findings_html(rows, columns=["check", "status", "cause", "evidence", "request_id"]) if rows
-                     else '<p class="why403-muted">No checks recorded for this step.</p>')
-    return "".join(parts)
-
-
-def _outputs_html(cell: NotebookNode) -> str:
-    texts = []
-    for out in cell.get("outputs", []):
-        for value in (out.get("data") or {}).values():
-            if isinstance(value, str):
-                texts.append(value)
-    return "\n".join(texts)
+def _views(nb: NotebookNode) -> list[tuple[int, dict[str, Any]]]:
+    """(cell index, record) of every view the notebook displayed, in order."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            record = (out.get("data") or {}).get(VIEW_MIME)
+            if isinstance(record, Mapping) and isinstance(record.get("view"), str):
+                found.append((i, dict(record)))
+    return found
 
 
 def _html_cell(content: str) -> NotebookNode:
@@ -96,33 +90,45 @@ def _html_cell(content: str) -> NotebookNode:
     return cell
 
 
+def _responsive_diagrams(nb: NotebookNode) -> None:
+    """Every decision path the notebook drew, redrawn with its stacked variant for narrow screens (the page's CSS
+    picks one by width). Found by the view's own record, never by searching its HTML."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data") or {}
+            record = data.get(VIEW_MIME)
+            if isinstance(record, Mapping) and record.get("view") == "diagram" and isinstance(record.get("verdict"), Mapping):
+                data["text/html"] = diagram_html(_verdict(record["verdict"]), responsive=True)
+
+
 class ReportPreprocessor(Preprocessor):
     """Puts the diagnosis first: verdict box, decision-path diagram and findings, each only if the notebook lacks it."""
 
     def preprocess(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[NotebookNode, dict[str, Any]]:
-        outputs = [_outputs_html(c) for c in nb.cells]
-        everything = "\n".join(outputs)
-        report = resources.get("why403_report")
-        if not isinstance(report, dict) or not report.get("verdict"):
+        _responsive_diagrams(nb)
+        views = _views(nb)
+        shown = {record["view"] for _, record in views}
+        verdicts = [(i, record["verdict"]) for i, record in views if record["view"] == "verdict" and isinstance(record.get("verdict"), Mapping)]
+        report = _report(resources.get("why403_report"))
+        if report is not None:
+            verdict = _verdict(report.verdict.to_dict())
+        elif verdicts:
             # e.g. `jupyter nbconvert --to why403 --execute 02_runbook.ipynb`: no report handed over, but the
-            # panel's verdict box names the cause, which is enough for the diagram.
-            match = _VERDICT_CAUSE.search(everything)
-            if not match or match.group(1) not in knowledge.load().causes:
-                return nb, resources
-            report = {"verdict": {"cause": match.group(1)}}
+            # notebook's verdict view says what it decided, which is enough for the diagram.
+            verdict = _verdict(verdicts[-1][1])
+        else:
+            return nb, resources
         extra = []
-        if DIAGRAM_MARK not in everything:
-            extra.append(diagram_html(report))
-        has_findings = "why403-table" in everything or ("<table" in everything and "evidence" in everything.lower())
-        if "findings" in report and not has_findings:
-            extra.append(findings_sections_html(report))
-        at = next((i for i, text in enumerate(outputs) if VERDICT_MARK in text), -1)
-        if at >= 0:
+        if "diagram" not in shown:
+            extra.append(diagram_html(verdict, responsive=True))
+        if report is not None and "findings" not in shown:
+            extra.append(step_sections_html(report.findings))
+        if verdicts:
             if extra:
-                nb.cells.insert(at + 1, _html_cell("".join(extra)))
+                nb.cells.insert(verdicts[0][0] + 1, _html_cell("".join(extra)))
         else:  # no verdict of its own: ours goes right after the title cell
             first = 1 if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("# ") else 0
-            nb.cells.insert(first, _html_cell(verdict_box_html(report) + "".join(extra)))
+            nb.cells.insert(first, _html_cell(verdict_html(verdict) + "".join(extra)))
         return nb, resources
 
 
@@ -183,6 +189,26 @@ def _wrap_tables(soup: BeautifulSoup) -> None:
         table.wrap(wrapper)
 
 
+def _label_cells(soup: BeautifulSoup) -> None:
+    """Give every body cell the name of its column (``data-label``), so that narrow screens can stack a row into a
+    card of 'column: value' lines instead of scrolling the table sideways."""
+    for table in soup.find_all("table"):
+        head = table.find("thead")
+        if not isinstance(head, Tag):
+            continue
+        names = [th.get_text(" ", strip=True) for th in head.find_all("th")]
+        if not names:
+            continue
+        table["class"] = " ".join([*(table.get("class") or []), "why403-stack"])
+        for row in table.find_all("tr"):
+            if row.find_parent("thead") is not None:
+                continue
+            cells = row.find_all("td", recursive=False)
+            for name, td in zip(names, cells, strict=False):
+                if not td.get("data-label"):
+                    td["data-label"] = name
+
+
 def _fill_toc(soup: BeautifulSoup) -> None:
     """A table of contents from the h2/h3 headings (h1 is the page title), with ids added where missing."""
     nav = soup.find(id="why403-toc")
@@ -218,11 +244,43 @@ def _fill_toc(soup: BeautifulSoup) -> None:
         parts.append("</ul></li>")
     parts.append("</ul>")
     nav.append(BeautifulSoup("".join(parts), "html.parser"))
-    # Below the page title (the h1 and its cell), not above it.
-    h1 = main.find("h1")
-    if isinstance(h1, Tag):
-        cell = h1.find_parent(class_="jp-Cell")
-        (cell if isinstance(cell, Tag) else h1).insert_after(nav.extract())
+    # Below the verdict when the page has one (the answer first, then the way through the page), else below the title.
+    place = main.find(class_="why403-verdict-box") or main.find("h1")
+    if isinstance(place, Tag):
+        cell = place.find_parent(class_="jp-Cell")
+        (cell if isinstance(cell, Tag) else place).insert_after(nav.extract())
+
+
+def kit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("why403-kit")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _utc(stamp: str) -> str:
+    """An ISO time (``2026-11-27T07:25:13+00:00``) as people read it: ``2026-11-27 07:25:13 UTC``."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return stamp
+
+
+def page_header(report: object, kind: str) -> list[tuple[str, str]]:
+    """(label, value) lines of the masthead: what was diagnosed (redacted), with what, when. Empty values are left out."""
+    lines: list[tuple[str, str]] = []
+    data = _report(report)
+    if data is not None:
+        t = data.target
+        model = f"{t.model} (deployment {t.deployment})" if t.deployment else t.model
+        lines += [("diagnosed", t.base_url), ("provider", t.provider), ("model", model)]
+        lines += [("diagnosed at", _utc(data.started_utc))] if data.started_utc else []
+    elif kind == "faq":
+        kb = knowledge.load()
+        lines.append(("knowledge base", f"{len(kb.causes)} causes, {len(kb.faq)} questions"))
+    return [(k, v) for k, v in lines if v]
 
 
 class Why403Exporter(HTMLExporter):
@@ -284,6 +342,9 @@ class Why403Exporter(HTMLExporter):
         res["why403_kind"] = kind
         res.setdefault("why403_kind_label", KIND_LABELS.get(kind, kind))
         res.setdefault("why403_stamp", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        res.setdefault("why403_version", kit_version())
+        res.setdefault("why403_header", page_header(res.get("why403_report"), kind))
+        res.setdefault("why403_palette_css", css_variables())
         if not nb.metadata.get("title"):
             title = _title_of(nb)
             if title:
@@ -291,9 +352,10 @@ class Why403Exporter(HTMLExporter):
         page, out_resources = super().from_notebook_node(nb, res, **kw)
         soup = BeautifulSoup(page, "html.parser")
         _make_self_contained(soup)
+        _label_cells(soup)
         _wrap_tables(soup)
         _fill_toc(soup)
         return safe_redact(str(soup), secrets), out_resources
 
 
-__all__ = ["ReportPreprocessor", "Why403Exporter", "diagram_html", "findings_sections_html", "verdict_box_html"]
+__all__ = ["ReportPreprocessor", "Why403Exporter"]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import httpx
 
 from ..model import Finding, Target
-from ._http import exchange, finding_from, fix, may_send_key
+from ._http import finding_from, fix, may_send_key
+from ._step import StepContext, StepSpec
 
 
 def key_value_problems(key: str) -> list[str]:
@@ -33,6 +31,9 @@ def lint_key(t: Target) -> list[Finding]:
     key = t.api_key.reveal() if t.api_key else ""
     s = "credentials"
     if not key:
+        if t.key_env:  # name the variable the user chose, not the default one the advice is written for
+            advice = fix("missing_api_key").replace("OPENAI_API_KEY", t.key_env)
+            return [Finding(s, "key present", "fail", "missing_api_key", f"the environment variable {t.key_env} is empty or unset", advice)]
         return [Finding(s, "key present", "fail", "missing_api_key", "no key was given (value, prompt or environment variable)", fix("missing_api_key"))]
     out: list[Finding] = []
     problems = key_value_problems(key)
@@ -54,12 +55,14 @@ def lint_key(t: Target) -> list[Finding]:
     return out
 
 
-async def credential_checks(client: httpx.AsyncClient, t: Target, exchanges: list[dict[str, Any]]) -> list[Finding]:
+async def run(ctx: StepContext) -> list[Finding]:
     """Step 1: the key's shape, then a free GET {base}/models with it."""
+    t = ctx.target
     base = t.base_url.rstrip("/")
     out = lint_key(t)
     if t.api_key and may_send_key(base):
-        rec = await exchange(client, "GET", f"{base}/models", t, auth=True)
-        exchanges.append(rec)
-        out.append(finding_from("credentials", "live GET /models", rec))
+        out.append(finding_from("credentials", "live GET /models", await ctx.send("GET", f"{base}/models", auth=True)))
     return out
+
+
+STEP = StepSpec("credentials", run)

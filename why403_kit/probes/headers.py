@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..model import Finding, Target
 from ._http import LOOPBACK, fix, is_jwt
+from ._step import StepContext, StepSpec
 from .credentials import key_value_problems
 
 
@@ -96,3 +97,12 @@ def lint_request(text: str, provider: str = "") -> list[Finding]:
         if azure and "/openai/v1" not in p.path and "api-version=" not in p.query:
             out.append(Finding(s, "api-version", "fail", "wrong_endpoint", "Azure deployment URL without ?api-version=", fix("wrong_endpoint")))
     return out or [Finding(s, "pasted request", "pass", "", f"{len(headers)} headers checked; nothing wrong found")]
+
+
+async def run(ctx: StepContext) -> list[Finding]:
+    """Step 4: the target's URL shape, and the request the user pasted, if any. Nothing is sent."""
+    t = ctx.target
+    return lint_request_shape(t) + (lint_request(t.pasted_request, t.provider) if t.pasted_request else [])
+
+
+STEP = StepSpec("headers", run)

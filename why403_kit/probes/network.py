@@ -8,58 +8,80 @@ import contextlib
 import ipaddress
 import json
 import os
-import re
 import ssl
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import httpx
 
+from .. import knowledge
 from ..classify import classify
-from ..model import Finding, Target
+from ..model import Finding, Status, Target
 from ..redact import redact
-from ._http import LOOPBACK, exchange, fix, ms
+from ._http import LOOPBACK, fix, ms
+from ._step import StepContext, StepSpec
+
+_S = "network"
+_NOT_RAW = "an httpx transport was injected: the kit opens no socket of its own behind it"
 
 
-async def network_checks(client: httpx.AsyncClient, t: Target) -> list[Finding]:
+def _seen(check: str, status: Status, cause: str = "", evidence: str = "", fix: str = "", **facts: Any) -> Finding:
+    """A finding about what the network did in this run (observed, not a lint of the input)."""
+    return Finding(_S, check, status, cause, evidence, fix, observed=True, **facts)
+
+
+async def run(ctx: StepContext) -> list[Finding]:
     """DNS, TCP and TLS timing, certificate issuer, proxy environment, egress IP and allowlist (step 2)."""
+    t = ctx.target
     host = urlsplit(t.base_url).hostname or ""
-    connection = asyncio.ensure_future(connection_checks(t))  # TCP/TLS run beside DNS and the IP echo
+    if not ctx.raw_network:
+        skipped = [Finding(_S, check, "skip", "", f"not measured: {_NOT_RAW}") for check in ("DNS", "TCP connect", "TLS handshake")]
+        return skipped + await _proxy_egress(ctx)
+    connection = asyncio.ensure_future(connection_checks(t, ctx.timeout()))  # TCP/TLS run beside DNS and the IP echo
     try:
-        rest = await _dns_proxy_egress(client, t, host)
+        dns = await _dns(host, ctx.timeout())
+        rest = await _proxy_egress(ctx)
     finally:
         conn = await connection
-    return rest[:1] + conn + rest[1:]
+    return [dns, *conn, *rest]
 
 
-async def _dns_proxy_egress(client: httpx.AsyncClient, t: Target, host: str) -> list[Finding]:
-    s = "network"
-    out: list[Finding] = []
+STEP = StepSpec("network", run)
+
+
+async def _dns(host: str, timeout: float) -> Finding:
     started = time.perf_counter()
     try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout=t.timeout)
+        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, None), timeout=timeout)
         addrs = sorted({str(i[4][0]) for i in infos})
-        out.append(Finding(s, "DNS", "pass", "", f"{host} -> {', '.join(addrs[:4])}", elapsed_ms=round((time.perf_counter() - started) * 1000, 1)))
+        return _seen("DNS", "pass", "", f"{host} -> {', '.join(addrs[:4])}", elapsed_ms=ms(started))
     except (TimeoutError, OSError) as err:
-        out.append(Finding(s, "DNS", "fail", "network_error", f"{host} does not resolve: {type(err).__name__}: {err}", fix("network_error")))
+        return _seen("DNS", "fail", "network_error", f"{host} does not resolve: {type(err).__name__}: {err}", fix("network_error"))
+
+
+async def _proxy_egress(ctx: StepContext) -> list[Finding]:
+    t = ctx.target
+    s = _S
+    out: list[Finding] = []
     proxies = {k: v for k, v in os.environ.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
     out.append(Finding(s, "proxy environment", "warn" if any(k.lower() != "no_proxy" for k in proxies) else "pass", "",
                        ", ".join(f"{k}={redact(v)}" for k, v in proxies.items()) or "no proxy variables set"))
     if t.ip_echo_url:
-        rec = await exchange(client, "GET", t.ip_echo_url, t, auth=False)  # the echo never gets the key
+        ex = await ctx.send("GET", t.ip_echo_url, auth=False, record=False)  # the echo never gets the key, and is not the API
         ip = ""
         try:
-            ip = str(json.loads(rec["body"]).get("ip", "")) if rec["status"] == 200 else ""
+            ip = str(json.loads(ex.body_head).get("ip", "")) if ex.status == 200 else ""
         except (ValueError, AttributeError):
-            ip = rec["body"].strip()[:64] if rec["status"] == 200 else ""
+            ip = ex.body_head.strip()[:64] if ex.status == 200 else ""
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:
-            out.append(Finding(s, "egress IP", "warn", "", f"IP echo {rec['url']} gave no usable IP ({rec['status'] or rec['exception']})", elapsed_ms=rec["elapsed_ms"]))
+            out.append(_seen("egress IP", "warn", "", f"IP echo {ex.url} gave no usable IP ({ex.status or ex.error})", elapsed_ms=ex.elapsed_ms))
             return out
-        out.append(Finding(s, "egress IP", "pass", "", f"the provider sees you as {addr}", elapsed_ms=rec["elapsed_ms"]))
+        out.append(_seen("egress IP", "pass", "", f"the provider sees you as {addr}", elapsed_ms=ex.elapsed_ms))
         if t.allowlist:
             inside = any(addr in ipaddress.ip_network(c.strip(), strict=False) for c in t.allowlist)
             out.append(Finding(s, "allowlist", "pass" if inside else "fail", "" if inside else "ip_not_allowed",
@@ -71,17 +93,6 @@ async def _dns_proxy_egress(client: httpx.AsyncClient, t: Target, host: str) -> 
 
 
 # TLS: who signed the certificate the target presented ------------------------------------------
-# Public CAs the providers and common gateways use; an issuer outside them is worth a look.
-_PUBLIC_CA = re.compile(
-    r"google trust services|\bgts\b|let'?s encrypt|\bisrg\b|digicert|microsoft|sectigo|comodo|usertrust|globalsign|amazon|"
-    r"cloudflare|entrust|go ?daddy|starfield|identrust|baltimore|certainly|ssl\.com|zerossl|buypass|actalis|quovadis|certum|harica",
-    re.IGNORECASE)
-# Products that re-sign TLS for inspection, and words private inspection CAs tend to carry.
-_INTERCEPTOR = re.compile(
-    r"zscaler|netskope|fortinet|fortigate|palo ?alto|blue ?coat|symantec web|skyhigh|mcafee|forcepoint|websense|sophos|umbrella|"
-    r"check ?point|barracuda|kaspersky|avast|eset|bitdefender|mitmproxy|charles proxy|fiddler|burp|corporate|proxy|inspection|"
-    r"firewall|untrusted",
-    re.IGNORECASE)
 _NAME_OIDS = {b"\x55\x04\x03": "CN", b"\x55\x04\x0a": "O", b"\x55\x04\x0b": "OU"}
 
 
@@ -128,25 +139,27 @@ def cert_issuer_subject(der: bytes) -> tuple[str, str]:
 
 def issuer_finding(issuer: str, subject: str, verified: bool, provider: str, verify_error: str = "") -> Finding:
     """Judge the certificate issuer the target presented (step 2)."""
-    s, check = "network", "certificate issuer"
+    check = "certificate issuer"
     self_signed = issuer == subject
-    vendor = _INTERCEPTOR.search(issuer)
-    public = _PUBLIC_CA.search(issuer)
+    kb = knowledge.load()  # inspection products and public CAs are data (responders.toml: proxy, provider)
+    vendor = next((m for p in kb.responder("proxy").certificate_issuers if (m := p.search(issuer))), None)
+    public = any(p.search(issuer) for p in kb.responder("provider").certificate_issuers)
     if not verified:
         what = "self-signed" if self_signed else f"an inspection product ({vendor.group(0)})" if vendor else "not a CA your client trusts"
-        return Finding(s, check, "fail", "tls_interception",
-                       f"issuer {issuer!r} is {what}, not a public CA the provider uses; verification failed: {verify_error}",
-                       fix("tls_interception"))
+        return _seen(check, "fail", "tls_interception",
+                     f"issuer {issuer!r} is {what}, not a public CA the provider uses; verification failed: {verify_error}",
+                     fix("tls_interception"), responder="proxy" if vendor else "")
     if vendor and not public:
-        return Finding(s, check, "warn", "tls_interception",
-                       f"issuer {issuer!r} names a TLS-inspection product ({vendor.group(0)}): traffic is re-signed. This trust store "
-                       "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", fix("tls_interception"))
+        return _seen(check, "warn", "tls_interception",
+                     f"issuer {issuer!r} names a TLS-inspection product ({vendor.group(0)}): traffic is re-signed. This trust store "
+                     "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", fix("tls_interception"),
+                     responder="proxy")
     if public:
-        return Finding(s, check, "pass", "", f"issuer {issuer!r} is a public CA")
+        return _seen(check, "pass", "", f"issuer {issuer!r} is a public CA")
     if provider in ("openai", "azure"):
-        return Finding(s, check, "warn", "", f"issuer {issuer!r} is not a CA {provider} is known to use; a private root in your "
-                       "trust store may be re-signing the traffic")
-    return Finding(s, check, "pass", "", f"issuer {issuer!r} (verified)")
+        return _seen(check, "warn", "", f"issuer {issuer!r} is not a CA {provider} is known to use; a private root in your "
+                     "trust store may be re-signing the traffic")
+    return _seen(check, "pass", "", f"issuer {issuer!r} (verified)")
 
 
 def _proxy_for(url: SplitResult) -> SplitResult | None:
@@ -207,9 +220,9 @@ async def _peer_cert_unverified(host: str, port: int, proxy: SplitResult | None,
         await _close(writer)
 
 
-async def connection_checks(t: Target) -> list[Finding]:
+async def connection_checks(t: Target, timeout: float) -> list[Finding]:
     """TCP connect and TLS handshake timing to the target's origin, and who issued its certificate (step 2)."""
-    s = "network"
+    s = _S
     url = urlsplit(t.base_url)
     host = url.hostname or ""
     https = url.scheme == "https"
@@ -222,57 +235,58 @@ async def connection_checks(t: Target) -> list[Finding]:
     via = f" via proxy {proxy.hostname}:{proxy.port or 80}" if proxy else ""
     started = time.perf_counter()
     try:
-        reader, writer = await _open(host, port, proxy, t.timeout)
+        reader, writer = await _open(host, port, proxy, timeout)
     except (OSError, TimeoutError) as err:
-        return [Finding(s, "TCP connect", "fail", "network_error", f"TCP connect to {host}:{port}{via} failed: {type(err).__name__}: {err}",
-                        fix("network_error"), elapsed_ms=ms(started))]
-    out = [Finding(s, "TCP connect", "pass", "", f"connected to {host}:{port}{via} in {ms(started)} ms", elapsed_ms=ms(started))]
+        return [_seen("TCP connect", "fail", "network_error", f"TCP connect to {host}:{port}{via} failed: {type(err).__name__}: {err}",
+                      fix("network_error"), elapsed_ms=ms(started), responder="client")]
+    out = [_seen("TCP connect", "pass", "", f"connected to {host}:{port}{via} in {ms(started)} ms", elapsed_ms=ms(started))]
     try:
         if proxy is not None:
             tunnel_started = time.perf_counter()
-            status, headers, line = await _tunnel(reader, writer, host, port, proxy, t.timeout)
+            status, headers, line = await _tunnel(reader, writer, host, port, proxy, timeout)
             if status != 200:
                 d = classify(status, headers, "")
-                cause = d.cause if d.cause not in ("unknown", "ok") else "proxy_block"
-                out.append(Finding(s, "proxy tunnel", "fail", cause, f"CONNECT {host}:{port} -> {line!r}; {d.evidence}", fix(cause),
-                                   elapsed_ms=ms(tunnel_started)))
+                cause, confidence = (d.cause, d.confidence) if d.cause not in ("unknown", "ok") else ("proxy_block", 0.9)
+                out.append(_seen("proxy tunnel", "fail", cause, f"CONNECT {host}:{port} -> {line!r}; {d.evidence}", fix(cause),
+                                 elapsed_ms=ms(tunnel_started), http_status=status, responder="proxy", confidence=confidence))
                 return out
-            out.append(Finding(s, "proxy tunnel", "pass", "", f"proxy opened a tunnel to {host}:{port}", elapsed_ms=ms(tunnel_started)))
+            out.append(_seen("proxy tunnel", "pass", "", f"proxy opened a tunnel to {host}:{port}", elapsed_ms=ms(tunnel_started),
+                             http_status=status, responder="proxy"))
         if not https:
             out.append(Finding(s, "TLS handshake", "skip", "", "plain http (loopback): no TLS"))
             return out
         tls_started = time.perf_counter()
         try:
-            await asyncio.wait_for(writer.start_tls(httpx.create_ssl_context(), server_hostname=host), t.timeout)
+            await asyncio.wait_for(writer.start_tls(httpx.create_ssl_context(), server_hostname=host), timeout)
         except ssl.SSLCertVerificationError as err:
             reason = err.verify_message or str(err)
-            out.append(Finding(s, "TLS handshake", "fail", "tls_interception", f"certificate verification failed: {reason}",
-                               fix("tls_interception"), elapsed_ms=ms(tls_started)))
+            out.append(_seen("TLS handshake", "fail", "tls_interception", f"certificate verification failed: {reason}",
+                             fix("tls_interception"), elapsed_ms=ms(tls_started), responder="client"))
             try:
-                der = await _peer_cert_unverified(host, port, proxy, t.timeout)
+                der = await _peer_cert_unverified(host, port, proxy, timeout)
                 issuer, subject = cert_issuer_subject(der)
                 out.append(issuer_finding(issuer, subject, False, t.provider, reason))
             except (OSError, TimeoutError, ValueError) as err2:
-                out.append(Finding(s, "certificate issuer", "warn", "tls_interception",
-                                   f"verification failed ({reason}) and the certificate could not be read: {type(err2).__name__}"))
+                out.append(_seen("certificate issuer", "warn", "tls_interception",
+                                 f"verification failed ({reason}) and the certificate could not be read: {type(err2).__name__}"))
             return out
         except (OSError, TimeoutError) as err:  # ssl.SSLError is an OSError
             text = f"{type(err).__name__}: {err}"
             d = classify(None, {}, "", text)
             cause = d.cause if d.cause != "unknown" else "network_error"
-            out.append(Finding(s, "TLS handshake", "fail", cause, f"TLS handshake with {host}:{port} failed: {text}", fix(cause),
-                               elapsed_ms=ms(tls_started)))
+            out.append(_seen("TLS handshake", "fail", cause, f"TLS handshake with {host}:{port} failed: {text}", fix(cause),
+                             elapsed_ms=ms(tls_started), responder=d.responder, confidence=d.confidence))
             return out
         obj = writer.get_extra_info("ssl_object")
         version = obj.version() if obj else "?"
-        out.append(Finding(s, "TLS handshake", "pass", "", f"{version} with {host}, certificate verified, in {ms(tls_started)} ms",
-                           elapsed_ms=ms(tls_started)))
+        out.append(_seen("TLS handshake", "pass", "", f"{version} with {host}, certificate verified, in {ms(tls_started)} ms",
+                         elapsed_ms=ms(tls_started)))
         der = (obj.getpeercert(binary_form=True) if obj else None) or b""
         try:
             issuer, subject = cert_issuer_subject(der)
             out.append(issuer_finding(issuer, subject, True, t.provider))
         except ValueError:
-            out.append(Finding(s, "certificate issuer", "warn", "", "the certificate could not be read"))
+            out.append(_seen("certificate issuer", "warn", "", "the certificate could not be read"))
         return out
     finally:
         await _close(writer)

@@ -6,11 +6,9 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from ..classify import classify
-from ..model import Finding, Target
-from ._http import exchange, finding_from, may_send_key
+from ..model import Exchange, Finding, Target
+from ._http import diagnosis_of, finding_from, may_send_key, where, wire_finding
+from ._step import StepContext, StepSpec
 
 
 def _azure_deployment_url(t: Target, base: str) -> str:
@@ -45,46 +43,44 @@ def free_probes(t: Target, base: str) -> list[tuple[str, str, str, dict[str, Any
     ]
 
 
-def scope_finding(check: str, rec: dict[str, Any], kind: str, azure: bool = False) -> Finding:
+def scope_finding(check: str, ex: Exchange, kind: str, azure: bool = False) -> Finding:
     """What a token-free probe says about the key's permission on one endpoint (step 3)."""
     s = "permissions"
-    st = rec["status"]
-    d = classify(st, rec["headers"], rec["body"], rec["exception"])
-    where = f"{rec['method']} {rec['url']} -> {st if st is not None else 'no answer'}"
-    endpoint = urlsplit(rec["url"]).path.rsplit("/", 2)[-2:]
+    st = ex.status
+    d = diagnosis_of(ex)
+    endpoint = urlsplit(ex.url).path.rsplit("/", 2)[-2:]
     name = "/".join(endpoint) if endpoint[0] == "chat" else endpoint[-1]
     generic = d.cause in ("unknown", "wrong_endpoint", "content_blocked")  # a validation error, not a refusal of the key
     if kind == "invalid" and st in (400, 422) and generic:
-        return Finding(s, check, "pass", "", f"{where}: refused as invalid before any inference, so the key may call {name}",
-                       request_id=rec["headers"].get("x-request-id", ""), elapsed_ms=rec["elapsed_ms"])
+        return wire_finding(s, check, "pass", ex, evidence=f"{where(ex)}: refused as invalid before any inference, so the key may call {name}")
     if kind == "invalid" and st is not None and 200 <= st < 300:
-        return Finding(s, check, "warn", "", f"{where}: the server accepted a deliberately invalid request (a lenient gateway?)",
-                       request_id=rec["headers"].get("x-request-id", ""), elapsed_ms=rec["elapsed_ms"])
+        return wire_finding(s, check, "warn", ex, evidence=f"{where(ex)}: the server accepted a deliberately invalid request (a lenient gateway?)")
     if st in (404, 405) and not azure and d.cause in ("unknown", "wrong_endpoint"):
-        return Finding(s, check, "warn", "", f"{where}: this server does not offer {name}",
-                       request_id=rec["headers"].get("x-request-id", ""), elapsed_ms=rec["elapsed_ms"])
-    return finding_from(s, check, rec)
+        return wire_finding(s, check, "warn", ex, evidence=f"{where(ex)}: this server does not offer {name}")
+    return finding_from(s, check, ex)
 
 
-async def permission_checks(client: httpx.AsyncClient, t: Target, exchanges: list[dict[str, Any]]) -> list[Finding]:
+async def run(ctx: StepContext) -> list[Finding]:
     """Step 3: model (or deployment) access and token-free scope probes; the paid probe only with allow_paid_probe."""
+    t = ctx.target
     base = t.base_url.rstrip("/")
     if not (t.api_key and may_send_key(base)):
         return [Finding("permissions", "model access", "skip", "", "no usable key: permissions not probed")]
 
     async def probe(check: str, method: str, url: str, kind: str, body: Any = None) -> Finding:
-        rec = await exchange(client, method, url, t, auth=True, json_body=body)
-        exchanges.append(rec)  # the rate-limit step reads their headers too
-        return scope_finding(check, rec, kind, t.provider == "azure") if kind != "model" else finding_from("permissions", check, rec)
+        ex = await ctx.send(method, url, auth=True, json_body=body)  # recorded: the rate-limit step reads their headers too
+        return scope_finding(check, ex, kind, t.provider == "azure") if kind != "model" else finding_from("permissions", check, ex)
 
     model_url = _azure_deployment_url(t, base) if t.provider == "azure" else f"{base}/models/{t.model}"
     probes = [probe(f"model {t.model}" if t.provider != "azure" else f"deployment {t.deployment or t.model}", "GET", model_url, "model")]
     probes += [probe(check, "POST", url, kind, body) for check, url, kind, body in free_probes(t, base)]
     out = list(await asyncio.gather(*probes))
     if t.allow_paid_probe:
-        rec = await exchange(client, "POST", _chat_url(t, base), t, auth=True, json_body=paid_probe_body(t))
-        exchanges.append(rec)
-        out.append(finding_from("permissions", "paid probe (1 token)", rec))
+        ex = await ctx.send("POST", _chat_url(t, base), auth=True, json_body=paid_probe_body(t))
+        out.append(finding_from("permissions", "paid probe (1 token)", ex))
     else:
         out.append(Finding("permissions", "paid probe", "skip", "", "token-spending probe not allowed (--allow-paid-probe)"))
     return out
+
+
+STEP = StepSpec("permissions", run)

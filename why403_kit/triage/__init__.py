@@ -14,7 +14,10 @@ The reduction runs in one of three engines: the streaming Python reader (HAR, lo
     _duckdb.py    the DuckDB engine          _spark.py   the Spark engine (triage_spark takes a DataFrame)
     _run.py       engine choice (ENGINES), per-event output
     _model.py     TriageReport, CauseGroup (data only; JSON shape with schema_version)
-    render.py     text table, Markdown, DataFrame, causes-over-time plot
+    sample.py     a generated gateway log from real refusal texts (notebook, tests, make bench)
+
+Its views (terminal table, Markdown, JSON, the causes-over-time plot) live in ``why403_kit.render.triage`` and are
+registered in ``why403_kit.render.FORMATS``: ``render(report, "markdown")``.
 
 ``why403_kit.triage`` is this package and is also callable: ``why403_kit.triage(path)`` is
 ``why403_kit.triage.triage(path)``, so ``from why403_kit import triage; triage("app.log")`` keeps working.

@@ -1,4 +1,4 @@
-"""The triage report: data only (its views live in ``render.py``).
+"""The triage report: data only (its views live in ``why403_kit.render.triage``, registered in FORMATS).
 
 ``to_dict`` is the stable JSON shape (``schema_version``); every string in it is redacted in the structure, before
 anything is serialized or cut.
@@ -7,7 +7,6 @@ anything is serialized or cut.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..redact import redact_obj
@@ -65,24 +64,9 @@ class TriageReport:
             group["timeline"] = [list(point) for point in group["timeline"]]
         return dict(redact_obj(data))
 
-    def to_markdown(self) -> str:
-        from .render import markdown
-
-        return markdown(self)
-
-    def to_text(self, width: int | None = None) -> str:
-        from .render import text
-
-        return text(self, width)
-
     def to_frame(self) -> Any:
-        """The groups as a pandas DataFrame (pandas is imported only here)."""
-        from .render import frame
+        """The groups as a pandas DataFrame, one row per cause (pandas is imported only here)."""
+        import pandas as pd
 
-        return frame(self)
-
-    def plot(self, path: str | Path | None = None) -> Any:
-        """Causes over time as a matplotlib Figure; with ``path`` (.svg or .png) also written there."""
-        from .render import plot
-
-        return plot(self, path)
+        rows = [redact_obj({k: v for k, v in asdict(g).items() if k != "timeline"}) for g in self.groups]
+        return pd.DataFrame(rows, columns=[f for f in CauseGroup.__dataclass_fields__ if f != "timeline"])

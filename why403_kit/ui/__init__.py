@@ -1,13 +1,13 @@
-"""Notebook views over the engine: the widget panel, styled tables and plots.
+"""Notebook views over the engine: the widget panel, the runbook, the FAQ, the training board and plots.
 
-Nothing here decides anything: every view reads a :class:`~why403_kit.model.Report` (or the
-knowledge base) and renders it. Importing this package needs the ``jupyter`` extra.
+Nothing here decides anything: every view gathers input, calls the package and shows a
+:class:`~why403_kit.model.Report` (or the knowledge base) through :mod:`why403_kit.render`.
+Importing this package needs the ``jupyter`` extra.
 """
 
 from __future__ import annotations
 
 from .panel import Panel
-from .runbook import Runbook, shared_lab, target_for
-from .tables import findings_html, findings_styler, verdict_html
+from .runbook import Runbook, target_for
 
-__all__ = ["Panel", "Runbook", "findings_html", "findings_styler", "shared_lab", "target_for", "verdict_html"]
+__all__ = ["Panel", "Runbook", "target_for"]

@@ -8,9 +8,9 @@ import httpx
 
 from .. import knowledge
 from ..classify import classify
-from ..lab import LAB_KEY, SCENARIOS
+from ..lab import LAB_KEY, SCENARIOS, shared_lab
 from ..redact import redact
-from .runbook import shared_lab
+from ..render.theme import PALETTE
 
 
 def live_example(cause: str, *, timeout: float = 5.0) -> str:
@@ -31,7 +31,7 @@ def live_example(cause: str, *, timeout: float = 5.0) -> str:
         status, body = 0, ""
         d = classify(exception=err)
     head = html.escape(redact(body[:220])) + ("…" if len(body) > 220 else "")
-    return (f'<div class="why403-example" style="margin:4px 0 0 16px;font-size:12px;color:#374151">'
+    return (f'<div class="why403-example" style="margin:4px 0 0 16px;font-size:12px;color:{PALETTE["note"]}">'
             f'<b>Live, from the lab</b> (<code>{html.escape(cause)}</code>): HTTP {status or "no answer"}'
             f'{f" <code>{head}</code>" if head else ""} → classified as <code>{html.escape(d.cause)}</code>, '
             f'answered by <i>{html.escape(d.responder)}</i>.</div>')

@@ -3,6 +3,11 @@
 The panel holds no logic of its own: it builds a :class:`Target`, calls :func:`diagnose` in a
 worker thread (so the kernel stays responsive) and renders the :class:`Report` it gets back.
 
+In training mode (``Panel(training=classroom)``, or ``board.panel()`` on the training board) the lab picker lists
+the class's mysteries by number, the target is the mystery's opaque URL, and the panel shows the step lines and what
+the wire answered, never the verdict, the checks' interpretations, the causes or the fixes: the board checks the
+trainee's answer.
+
 The key never stays in widget state. The Password field syncs only on Enter or blur
 (``continuous_update=False``); the moment a value arrives it is moved into a :class:`Secret`
 and the field is cleared, so a notebook saved with widget state, or executed headless by
@@ -25,20 +30,28 @@ import ipywidgets as widgets
 
 from .. import knowledge
 from .._secret import Secret
-from ..diagnose import STEPS, diagnose, write_bundle
 from ..errors import Why403Error
-from ..lab import LAB_KEY, SCENARIOS
+from ..lab import SCENARIOS, Classroom, scenario_id, shared_lab
 from ..model import Finding, Report, Target
 from ..redact import redact
-from .runbook import shared_lab
-from .tables import findings_html, verdict_html
+from ..render.bundle import write_bundle
+from ..render.html import exchanges_html, findings_html, status_words, verdict_html
+from ..render.theme import PALETTE, WORST_COLOUR
+from ..runner import Hooks, diagnose, step_ids
 
-_ICON = {"idle": "○", "running": "◔", "done": "●", "error": "✖"}
+_ICON = {"idle": "○", "ready": "○", "skipped": "·", "running": "◔", "done": "●", "error": "✖"}
+
+
 def _wide() -> widgets.Layout:
     return widgets.Layout(width="min(100%, 560px)")
 
 
 _STYLE = {"description_width": "150px"}
+# Step buttons are actions: a border, a raised look and a hover state (ipywidgets' default is a flat grey chip).
+_CSS = (f"<style>.why403-panel .why403-run-step{{border:1px solid {PALETTE['idle']};border-radius:4px;background:{PALETTE['white']};"
+        "box-shadow:0 1px 2px rgba(0,0,0,.12);cursor:pointer}"
+        f".why403-panel .why403-run-step:hover:enabled{{background:{PALETTE['th-bg']};border-color:{PALETTE['muted']}}}"
+        ".why403-panel .why403-run-step:disabled{box-shadow:none;opacity:.6}</style>")
 
 
 def _auto() -> widgets.Layout:
@@ -61,9 +74,13 @@ def _close_thread_loop() -> None:
 class Panel(widgets.VBox):
     """Fill in the target (or tick "use the training lab"), press **Run all steps**, read the verdict."""
 
-    def __init__(self, *, use_lab: bool | None = None, scenario: str = "healthy", out_dir: str | Path = "why403-output") -> None:
+    def __init__(self, *, use_lab: bool | None = None, scenario: str = "ok", out_dir: str | Path = "why403-output",
+                 training: Classroom | None = None) -> None:
         env = os.environ
         kb = knowledge.load()
+        self.training = training
+        if training is not None:
+            use_lab = True
         self.out_dir = Path(out_dir)
         self.report: Report | None = None
         self._secret = Secret("")
@@ -71,9 +88,10 @@ class Panel(widgets.VBox):
         self._side: threading.Thread | None = None
         self._started: dict[str, float] = {}
         self._done: set[str] = set()
+        self._needed_by: dict[str, str] = {}
         self._live: list[Finding] = []
         self._lock = threading.Lock()
-        self._counts: dict[str, str] = {}
+        self._found: dict[str, list[Finding]] = {}
         if use_lab is None:  # WHY403_LAB=1/0 decides; else, with no key in sight, the lab is the useful default
             flag = env.get("WHY403_LAB", "").strip().lower()
             use_lab = flag in ("1", "true", "yes") if flag else not (env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_API_KEY"))
@@ -94,12 +112,16 @@ class Panel(widgets.VBox):
         self.allowlist = _text("Expected allowlist", "", "IPs or CIDRs, comma separated (optional)")
         self.ip_echo_url = _text("IP-echo URL", "", "https://… returning your public IP (never sent the key)")
         self.use_lab = widgets.Checkbox(value=use_lab, description="use the training lab", indent=False)
-        self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario if scenario in SCENARIOS else "healthy",
+        self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario_id(scenario) if scenario_id(scenario) in SCENARIOS else "ok",
                                          description="Lab scenario", style=_STYLE)
+        if training is not None:  # the class's mysteries by number: nothing in the picker names a cause
+            self.scenario.description = "Mystery"
+            self.refresh_mysteries()
         self.paid_probe = widgets.Checkbox(value=False, description="allow one token-spending probe (1 token)", indent=False)
 
         self.run_all = widgets.Button(description="Run all steps", button_style="primary", icon="play", layout=_auto())
-        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=s.explains, layout=_auto()) for s in kb.steps}
+        self.step_buttons = {s.id: widgets.Button(description=s.title, tooltip=f"Run this step alone: {s.explains}", icon="play",
+                                                  layout=_auto()) for s in kb.steps}
         self.bundle_button = widgets.Button(description="Write support bundle", icon="archive", disabled=True, layout=_auto())
         self.export_button = widgets.Button(description="Export runbook (HTML)", icon="file", disabled=True, layout=_auto())
         self.status = {s.id: widgets.HTML() for s in kb.steps}
@@ -113,12 +135,16 @@ class Panel(widgets.VBox):
         self.run_all.on_click(lambda _: self.run())
         for step, button in self.step_buttons.items():
             button.on_click(lambda _, s=step: self.run([s]))
+        if training is not None:  # a bundle or a runbook would carry the verdict
+            self.bundle_button.layout.display = self.export_button.layout.display = "none"
+            self.use_lab.disabled = True
         self.bundle_button.on_click(lambda _: self._guard(self.write_bundle))
         self.export_button.on_click(lambda _: self._in_background(self.export_runbook, "Exporting the runbook (it runs in a fresh kernel)…"))
 
         for w, cls in ((self.use_lab, "why403-use-lab"), (self.scenario, "why403-scenario"), (self.run_all, "why403-run-all"),
                        (self.verdict, "why403-verdict"), (self.findings, "why403-findings"), (self.message, "why403-message"),
-                       (self.key, "why403-key"), (self.bundle_button, "why403-bundle"), (self.export_button, "why403-export")):
+                       (self.key, "why403-key"), (self.bundle_button, "why403-bundle"), (self.export_button, "why403-export"),
+                       (self.base_url, "why403-base-url")):
             w.add_class(cls)
         for b in self.step_buttons.values():
             b.add_class("why403-run-step")
@@ -126,11 +152,13 @@ class Panel(widgets.VBox):
             st.add_class("why403-step-status")
         self._real = widgets.VBox([self.provider, self.base_url, self.key, self.key_env, self.key_status, self.organization,
                                    self.project, self.model, self.deployment, self.api_version, self.allowlist, self.ip_echo_url])
-        self._reset_status(STEPS)
+        self._reset_status(step_ids(), idle=True)
         self._show_key_status()
         self._sync_lab()
+        intro = ("<b>why403</b> training: pick your mystery, run the steps, read the evidence; answer on the board. Any key works "
+                 "in the lab." if training is not None else "<b>why403</b>: run the checklist live and name the cause.")
         super().__init__([
-            widgets.HTML("<b>why403</b>: run the checklist live and name the cause."),
+            widgets.HTML(_CSS + intro),
             widgets.HBox([self.use_lab, self.scenario]), self._real, self.paid_probe,
             widgets.HBox([self.run_all, self.bundle_button, self.export_button], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox(list(self.step_buttons.values()), layout=widgets.Layout(flex_flow="row wrap")),
@@ -153,11 +181,20 @@ class Panel(widgets.VBox):
             text = f"key will be read from ${html.escape(name)}"
         else:
             text = "no key given: the credential checks will report a missing key"
-        self.key_status.value = f'<span style="color:#4b5563;font-size:12px">{text}</span>'
+        self.key_status.value = f'<span style="color:{PALETTE["subtle"]};font-size:12px">{text}</span>'
 
     def _sync_lab(self) -> None:
         self.scenario.disabled = not self.use_lab.value
         self._real.layout.display = "none" if self.use_lab.value else ""
+
+    def refresh_mysteries(self) -> None:
+        """Training mode: offer every mystery dealt so far, the newest selected."""
+        if self.training is None:
+            return
+        numbers = [m.number for m in self.training.mysteries]
+        self.scenario.options = [(f"mystery #{n}", n) for n in numbers]
+        if numbers:
+            self.scenario.value = numbers[-1]
 
     def forget_key(self) -> None:
         """Drop the key held in memory."""
@@ -166,10 +203,14 @@ class Panel(widgets.VBox):
 
     def target(self) -> Target:
         """The target the fields describe (raises :class:`InputError` on bad input)."""
+        if self.training is not None:
+            chosen = next((m for m in self.training.mysteries if m.number == self.scenario.value), None)
+            if chosen is None:
+                raise Why403Error("no mystery yet: press New mystery on the training board")
+            return chosen.target
         if self.use_lab.value:
-            lab = shared_lab()
-            return Target(base_url=lab.url(self.scenario.value), api_key=Secret(LAB_KEY), model=self.model.value.strip() or "gpt-4o-mini",
-                          ip_echo_url=lab.ip_echo_url, allow_paid_probe=self.paid_probe.value, timeout=5.0)
+            return shared_lab().target(self.scenario.value, model=self.model.value.strip() or "gpt-4o-mini",
+                                       allow_paid_probe=self.paid_probe.value)
         key = self._secret if self._secret else Secret(os.environ.get(self.key_env.value.strip(), "")) if self.key_env.value.strip() else Secret("")
         return Target.from_env(
             api_key=key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
@@ -181,20 +222,26 @@ class Panel(widgets.VBox):
     def run(self, steps: list[str] | None = None, *, wait: bool = False) -> threading.Thread | None:
         """Run the steps in a worker thread; ``wait=True`` blocks until done (headless use)."""
         if self._thread is not None and self._thread.is_alive():
-            self.message.value = "<span style='color:#b45309'>A run is already in progress.</span>"
+            self.message.value = f"<span style='color:{PALETTE['caution']}'>A run is already in progress.</span>"
             return self._thread
         try:
             target = self.target()
-        except Why403Error as err:
+        except Why403Error as err:  # the old verdict and table described other input: they go, the error takes their place
+            self.report = None
+            self._live = []
+            self._reset_status(step_ids(), idle=True)
+            self.verdict.value = verdict_html(None)
+            self.findings.value = findings_html([])
+            self._busy(False)
             self._fail(str(err))
             return None
-        wanted = list(STEPS if steps is None else steps)
+        wanted = list(step_ids() if steps is None else steps)
         self._thread = threading.Thread(target=self._work, args=(target, wanted), name="why403-panel", daemon=True)
         self._busy(True)
         self._reset_status(wanted)
         self._live = []
         self.message.value = ""
-        self.verdict.value = verdict_html(None, running=True)
+        self.verdict.value = self._verdict_box(None, running=True)
         self.findings.value = findings_html([])
         self._thread.start()
         if wait:
@@ -218,50 +265,72 @@ class Panel(widgets.VBox):
 
     def _work(self, target: Target, steps: list[str]) -> None:
         finished = threading.Event()
-        self._started, self._done = {}, set()
+        self._started, self._done, self._needed_by = {}, set(), {}
         threading.Thread(target=self._tick, args=(finished,), name="why403-panel-clock", daemon=True).start()
         try:
-            report = diagnose(target, steps=steps, progress=self._progress, on_findings=self._arrived)
+            hooks = Hooks(on_step_start=self._step_started, on_findings=self._arrived, on_step_end=self._step_ended)
+            report = diagnose(target, steps=steps, hooks=hooks)
             self.report = report
-            self.verdict.value = verdict_html(report.verdict)
-            self.findings.value = findings_html(report)
-            self.message.value = f"<span style='color:#4b5563;font-size:12px'>{len(report.findings)} findings in {report.elapsed_ms:.0f} ms</span>"
+            self.verdict.value = self._verdict_box(report)
+            self.findings.value = self._table(report.findings, report)
+            self.message.value = (f"<span style='color:{PALETTE['subtle']};font-size:12px'>{len(report.findings)} findings in "
+                                  f"{report.elapsed_ms:.0f} ms</span>")
         except Exception as err:  # noqa: BLE001 - a callback's error must land in the panel, not a lost log
             self._fail(f"{type(err).__name__}: {err}", traceback.format_exc())
-            self.verdict.value = verdict_html(None)
+            self.verdict.value = self._verdict_box(None)
         finally:
             finished.set()
             self._busy(False)
 
-    def _progress(self, step: str, state: str) -> None:
-        if step not in self.status:
-            return
-        if state == "running":
-            self._started[step] = time.perf_counter()
-        else:
-            self._done.add(step)
+    def _step_started(self, step: str, needed_by: str) -> None:
+        self._started[step] = time.perf_counter()
+        self._needed_by[step] = needed_by
+        self.status[step].value = self._status_line(step, "running", 0)
+
+    def _step_ended(self, step: str) -> None:
+        self._done.add(step)
         elapsed = (time.perf_counter() - self._started.get(step, time.perf_counter())) * 1000
-        self.status[step].value = self._status_line(step, state, elapsed)
+        self.status[step].value = self._status_line(step, "done", elapsed)
 
     def _arrived(self, step: str, found: list[Finding]) -> None:
         with self._lock:  # the table grows as each step reports
             self._live.extend(found)
-            order = {s: i for i, s in enumerate(STEPS)}
-            self.findings.value = findings_html(sorted(self._live, key=lambda f: order.get(f.step, 99)))
-        worst = next((s for s in ("error", "fail", "warn", "pass", "skip") if any(f.status == s for f in found)), "")
-        self._counts[step] = worst
+            order = {s: i for i, s in enumerate(step_ids())}
+            self.findings.value = self._table(sorted(self._live, key=lambda f: order.get(f.step, 99)))
+        self._found[step] = list(found)
+
+    def _verdict_box(self, report: Report | None, *, running: bool = False) -> str:
+        if self.training is not None and report is not None:  # the board, not the panel, says whether the trainee is right
+            return (f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {PALETTE["idle"]};'
+                    f'background:{PALETTE["idle-soft"]}">Diagnosis done: {html.escape(status_words(report.findings))}. Read the evidence '
+                    "below and give your answer on the training board.</div>")
+        return verdict_html(report.verdict if report is not None else None, running=running)
+
+    def _table(self, findings: list[Finding] | tuple[Finding, ...], report: Report | None = None) -> str:
+        if self.training is not None:  # the checks' sentences interpret (they may name a cause): show what the wire said
+            if report is None:
+                return "<p><em>Running the checks…</em></p>"
+            return exchanges_html(report.exchanges, report.target.base_url)
+        return findings_html(findings)
 
     def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
-        title = html.escape(next(s.title for s in knowledge.load().steps if s.id == step))
-        worst = self._counts.get(step, "")
-        tail = {"idle": "waiting", "running": f"running… {elapsed_ms / 1000:.1f} s", "done": f"done in {elapsed_ms:.0f} ms" + (f" · worst: {worst}" if worst else "")}.get(state, state)
-        colour = {"fail": "#b91c1c", "error": "#b91c1c", "warn": "#b45309", "pass": "#15803d"}.get(worst, "#4b5563") if state == "done" else "#4b5563"
+        kb = knowledge.load()
+        title = html.escape(kb.step(step).title)
+        found = self._found.get(step, [])
+        worst = next((s for s in ("error", "fail", "warn", "pass") if any(f.status == s for f in found)), "")
+        needed_by = self._needed_by.get(step, "")
+        why = f" (needed by {html.escape(kb.step(needed_by).title)})" if needed_by else ""
+        tail = {"idle": "waiting", "skipped": "skipped (not asked for)", "running": f"running… {elapsed_ms / 1000:.1f} s{why}",
+                "done": f"{status_words(found)} ({elapsed_ms:.0f} ms){why}" if found else f"done in {elapsed_ms:.0f} ms{why}",
+                "ready": "not run yet"}.get(state, state)
+        colour = WORST_COLOUR.get(worst, PALETTE["subtle"]) if state == "done" else PALETTE["subtle"]
         return f'<span style="font-size:12px;color:{colour}">{_ICON.get(state, "")} {title}: {tail}</span>'
 
-    def _reset_status(self, steps: list[str] | tuple[str, ...]) -> None:
-        self._counts = {}
-        for step in STEPS:
-            self.status[step].value = self._status_line(step, "idle" if step in steps else "skipped", 0)
+    def _reset_status(self, steps: list[str] | tuple[str, ...], *, idle: bool = False) -> None:
+        self._found = {}
+        for step in step_ids():
+            state = "ready" if idle else "idle" if step in steps else "skipped"
+            self.status[step].value = self._status_line(step, state, 0)
 
     def _busy(self, busy: bool) -> None:
         for b in (self.run_all, *self.step_buttons.values()):
@@ -271,7 +340,7 @@ class Panel(widgets.VBox):
 
     def _fail(self, message: str, detail: str = "") -> None:
         more = f"<details><summary>details</summary><pre>{html.escape(redact(detail))}</pre></details>" if detail else ""
-        self.message.value = f"<div style='color:#b91c1c'>⚠ {html.escape(redact(message))}</div>{more}"
+        self.message.value = f"<div style='color:{PALETTE['bad']}'>⚠ {html.escape(redact(message))}</div>{more}"
 
     def _guard(self, action: Any) -> None:
         try:
@@ -281,7 +350,7 @@ class Panel(widgets.VBox):
 
     def _in_background(self, action: Any, note: str) -> threading.Thread:
         """Long actions run off the kernel's main thread; their outcome (or error) lands in the message line."""
-        self.message.value = f"<span style='color:#4b5563'>{html.escape(note)}</span>"
+        self.message.value = f"<span style='color:{PALETTE['subtle']}'>{html.escape(note)}</span>"
         self.export_button.disabled = True
 
         def work() -> None:

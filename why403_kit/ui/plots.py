@@ -5,24 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..diagnose import backoff_plan, parse_duration, retry_after
-
-
-def headroom(headers: Mapping[str, str]) -> dict[str, dict[str, float | None]]:
-    """Limit, remaining and reset (seconds) for requests and tokens, from ``x-ratelimit-*`` headers."""
-    h = {k.lower(): v for k, v in headers.items()}
-    out: dict[str, dict[str, float | None]] = {}
-    for kind in ("requests", "tokens"):
-        def num(name: str) -> float | None:
-            try:
-                return float(h[name])
-            except (KeyError, ValueError):
-                return None
-
-        reset = h.get(f"x-ratelimit-reset-{kind}")
-        out[kind] = {"limit": num(f"x-ratelimit-limit-{kind}"), "remaining": num(f"x-ratelimit-remaining-{kind}"),
-                     "reset_s": parse_duration(reset) if reset else None}
-    return out
+from ..probes.ratelimits import backoff_plan, headroom, retry_wait
 
 
 def headroom_figure(samples: Mapping[str, Mapping[str, str]]) -> Any:
@@ -48,18 +31,19 @@ def headroom_figure(samples: Mapping[str, Mapping[str, str]]) -> Any:
     return fig
 
 
-def backoff_figure(headers: Mapping[str, str], *, attempts: int = 6, seed: int = 0) -> Any:
-    """The kit's backoff schedule (capped, jittered, honouring Retry-After) against a naive immediate retry."""
+def backoff_figure(headers: Mapping[str, str], *, body: str = "", attempts: int = 6, seed: int = 0) -> Any:
+    """The kit's backoff schedule against a naive immediate retry: the plan the rate-limit step proposes, the first
+    wait honouring Retry-After and the reset of an exhausted bucket (:func:`~why403_kit.probes.ratelimits.retry_wait`)."""
     import matplotlib.pyplot as plt
 
-    ra = retry_after(dict(headers))
-    plan = backoff_plan(ra, attempts=attempts, seed=seed)
+    wait = retry_wait(headers, body)
+    plan = backoff_plan(wait.seconds if wait else None, attempts=attempts, seed=seed)
     cumulative = [sum(plan[: i + 1]) for i in range(len(plan))]
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.step(range(1, len(plan) + 1), cumulative, where="post", marker="o", label="kit: wait before attempt (cumulative)")
     ax.plot(range(1, len(plan) + 1), [0.05 * i for i in range(1, len(plan) + 1)], "x--", label="naive immediate retries")
-    if ra is not None:
-        ax.axhline(ra, color="crimson", linestyle=":", label=f"Retry-After = {ra:g} s")
+    if wait is not None:
+        ax.axhline(wait.seconds, color="crimson", linestyle=":", label=f"first retry after {wait.seconds:g} s ({wait.reason})")
     ax.set_xlabel("retry attempt")
     ax.set_ylabel("seconds since the 429")
     ax.set_title("Backoff schedule")

@@ -1,32 +1,32 @@
-"""Every view of a TriageReport in one place: terminal text, Markdown, JSON, a DataFrame, the causes-over-time plot.
+"""Every view of a TriageReport: terminal text, Markdown, JSON, a DataFrame of the timeline, the causes-over-time plot.
 
-Kept together so they can move into the kit's render layer as one piece. Every string leaves through ``redact``;
-pandas and matplotlib are imported only inside the function that needs them.
+Registered in :data:`why403_kit.render.FORMATS` under ``TriageReport`` (``table``, ``json``, ``markdown``), so
+``why403 triage --format`` offers what is registered. Every string leaves through ``redact`` (JSON: the structure is
+masked, then serialized); pandas and matplotlib are imported only inside the function that needs them.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import textwrap
 from pathlib import Path
 from typing import Any
 
-from ..redact import redact, redact_obj
-from ._model import CauseGroup, TriageReport
+from ..errors import InputError
+from ..redact import redact
+from ..triage import CauseGroup, TriageReport
+from .json import to_json
+from .markdown import cell
+from .text import PROSE_WIDTH, labelled, table, terminal_width
 
-_COLUMNS = ("cause", "count", "share", "seen (UTC)", "status", "hosts", "keys")
-_SHRINK = {"seen (UTC)": 18, "hosts": 14, "status": 6}  # columns that wrap, in the order they give up width, and their floor
+_COLUMNS = ["cause", "count", "share", "seen (UTC)", "status", "hosts", "keys"]
 
 
 def _short(iso: str) -> str:
-    return iso[:16].replace("T", "\u00a0") if iso else ""  # a no-break space keeps date and time on one line
+    return iso[:16].replace("T", " ") if iso else ""
 
 
 def _cells(g: CauseGroup) -> list[str]:
     last = g.last_seen[11:16] if g.last_seen[:10] == g.first_seen[:10] else _short(g.last_seen)
-    seen = _short(g.first_seen) + (f" →\u00a0{last}" if g.last_seen and g.last_seen[:16] != g.first_seen[:16] else "")
+    seen = _short(g.first_seen) + (f" → {last}" if g.last_seen and g.last_seen[:16] != g.first_seen[:16] else "")
     hosts = ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else "")
     return [g.cause, str(g.count), f"{g.share:.0%}", seen, ",".join(map(str, g.statuses)), hosts, str(g.keys)]
 
@@ -38,49 +38,25 @@ def headline(report: TriageReport) -> str:
             f"engine {report.engine}, {report.signatures} signature(s)" + (", stopped early" if report.truncated else ""))
 
 
-def _width(width: int | None) -> int:
-    if width:
-        return width
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) >= 40 else shutil.get_terminal_size((100, 24)).columns
-
-
-def _table(rows: list[list[str]], width: int) -> list[str]:
-    """Columns as wide as their content; seen, hosts and status wrap (in that order of need) so the table fits ``width``."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_COLUMNS)]
-    for name, floor in _SHRINK.items():
-        i = _COLUMNS.index(name)
-        excess = sum(widths) + 2 * (len(widths) - 1) - width
-        if excess > 0:
-            widths[i] = max(floor, widths[i] - excess)
-    out = ["  ".join(h.ljust(w) for h, w in zip(_COLUMNS, widths, strict=True)).rstrip(), "  ".join("-" * w for w in widths)]
-    for row in rows:
-        wrapped = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""] for c, w in zip(row, widths, strict=True)]
-        for k in range(max(len(c) for c in wrapped)):
-            out.append("  ".join((c[k] if k < len(c) else "").ljust(w) for c, w in zip(wrapped, widths, strict=True)).rstrip())
-    return [line.replace("\u00a0", " ") for line in out]
-
-
-def text(report: TriageReport, width: int | None = None) -> str:
-    """The terminal view: the headline, one row per cause, then each cause's example and fix (once)."""
-    cols = _width(width)
+def triage_text(report: TriageReport, *, width: int | None = None) -> str:
+    """The terminal view: the headline, one row per cause (fitted to the width), then each cause's example and fix once."""
+    cols = width or terminal_width()
+    prose = min(cols, PROSE_WIDTH)
     lines = [headline(report)]
-    lines += [f"note: {n}" for n in report.notes]
+    lines += [labelled("note", n, prose) for n in report.notes]
     if report.groups:
-        lines += ["", *_table([_cells(g) for g in report.groups], cols)]
+        lines += ["", table([_cells(g) for g in report.groups], _COLUMNS, width=cols)]
         for g in report.groups:
             lines += ["", f"{g.cause} ({g.count}): {g.title}"]
             if g.models:
-                lines += textwrap.wrap(f"models: {', '.join(g.models)}", cols, subsequent_indent="  ")
-            lines += textwrap.wrap(f"example ({g.example_at}): {g.example}", cols, subsequent_indent="  ")
-            lines += textwrap.wrap(f"fix: {g.fix}", cols, subsequent_indent="  ")
+                lines.append(labelled("models", ", ".join(g.models), prose))
+            lines.append(labelled("example", f"({g.example_at}) {g.example}", prose))
+            lines.append(labelled("fix", g.fix, prose))
     return redact("\n".join(lines))
 
 
-def markdown(report: TriageReport) -> str:
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
+def triage_markdown(report: TriageReport) -> str:
+    """The Markdown view: headline, notes, the table of causes, then a section per cause."""
     lines = [f"# Triage: {report.refusals} refusal(s) in {report.events} event(s)", "", headline(report) + ".", ""]
     lines += [f"- {cell(n)}" for n in report.notes]
     if report.groups:
@@ -95,20 +71,12 @@ def markdown(report: TriageReport) -> str:
     return redact("\n".join(lines) + "\n")
 
 
-def to_json(report: TriageReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+def triage_json(report: TriageReport) -> str:
+    """The stable JSON shape (``schema_version`` first), masked as a structure, then serialized."""
+    return to_json(report.to_dict())
 
 
-def frame(report: TriageReport) -> Any:
-    """The groups as a pandas DataFrame, one row per cause."""
-    import pandas as pd
-
-    rows = [redact_obj({k: v for k, v in vars(g).items() if k != "timeline"}) for g in report.groups]
-    columns = [f for f in CauseGroup.__dataclass_fields__ if f != "timeline"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def timeline_frame(report: TriageReport) -> Any:
+def triage_timeline(report: TriageReport) -> Any:
     """Events per cause per bucket (hour or day), wide: one column per cause."""
     import pandas as pd
 
@@ -116,7 +84,7 @@ def timeline_frame(report: TriageReport) -> Any:
     return pd.DataFrame(data).fillna(0).astype("int64").sort_index()
 
 
-def plot(report: TriageReport, path: str | Path | None = None) -> Any:
+def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
     """Causes over time, stacked per hour (or per day for spans over two weeks); .svg or .png by ``path``'s suffix."""
     import matplotlib
 
@@ -148,8 +116,9 @@ def plot(report: TriageReport, path: str | Path | None = None) -> Any:
     if path is not None:
         target = Path(path)
         if target.suffix.lower() not in (".svg", ".png"):
-            from ..errors import InputError
-
             raise InputError(f"--plot writes .svg or .png, not {target.name}")
         fig.savefig(target, format=target.suffix.lower().lstrip("."))
     return fig
+
+
+__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text", "triage_timeline"]

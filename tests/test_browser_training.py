@@ -1,0 +1,167 @@
+"""Real browser: 04_training_lab.ipynb in JupyterLab as a trainer and a trainee use it.
+
+Run All must answer nothing (no verdict, no score, no cause named anywhere a trainee looks, opaque URLs); New mystery
+must bring the new mystery's evidence; a hint and an answer then show on the board, with the score. Same isolated
+JupyterLab as tests/test_browser_lab.py; every request beyond 127.0.0.1 is aborted and fails the test. Screenshots:
+artifacts/browser-04_training-run-all.png and artifacts/browser-04_training-answered.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_browser_lab import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KERNEL_IDLE_MS,
+    NOTEBOOKS,
+    PANEL_MS,
+    JupyterLab,
+    _accept_kernel_dialog,
+    _dismiss_toasts,
+    _is_loopback,
+)
+from tests.test_classroom import named_causes, provider_says
+from why403_kit import knowledge
+from why403_kit.lab import deal
+
+pytestmark = pytest.mark.browser
+NOTEBOOK = "04_training_lab.ipynb"
+RUN_ALL_SHOT = ARTIFACTS / "browser-04_training-run-all.png"
+ANSWERED_SHOT = ARTIFACTS / "browser-04_training-answered.png"
+OPAQUE = re.compile(r"https?://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{16}/v1")
+# Text of every output area, select menus left out (the answer picker lists every cause by design).
+OUTPUT_TEXT = """() => Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea')).map(area => {
+    const copy = area.cloneNode(true); copy.querySelectorAll('select').forEach(s => s.remove()); return copy.innerText; }).join('\\n')"""
+
+
+def _class_seed() -> int:
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    match = re.search(r"class_seed = (\d+)", cell.source)
+    assert match, cell.source
+    return int(match.group(1))
+
+
+@pytest.fixture()
+def jupyter_lab(tmp_path: Path) -> JupyterLab:  # type: ignore[misc]
+    server = JupyterLab(tmp_path)
+    try:
+        server.start()
+        yield server  # type: ignore[misc]
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+
+
+@pytest.mark.timeout(600)
+def test_training_notebook_answers_nothing_until_a_trainee_does(jupyter_lab: JupyterLab) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does it)")
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    first, second = deal(_class_seed(), 2)
+    kb = knowledge.load()
+    external: list[str] = []
+
+    def gate(route: Route) -> None:
+        if _is_loopback(route.request.url):
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    failure_shot = ARTIFACTS / "browser-04_training-failure.png"
+    for stale in (RUN_ALL_SHOT, ANSWERED_SHOT, failure_shot):
+        stale.unlink(missing_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.route("**/*", gate)
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            try:
+                kernel_id = jupyter_lab.start_session(NOTEBOOK)
+                _accept_kernel_dialog(page)
+                page.goto(f"{jupyter_lab.url}/lab/tree/{NOTEBOOK}?token={jupyter_lab.token}")
+                page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="visible", timeout=KERNEL_IDLE_MS)
+                jupyter_lab.wait_kernel_idle(kernel_id, KERNEL_IDLE_MS / 1000, lambda: page.wait_for_timeout(250))
+                page.locator('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=KERNEL_IDLE_MS)
+                _dismiss_toasts(page)
+
+                # The trainer: Run > Run All Cells, then every cell finished
+                page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+                page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$"))).click()
+                board = page.locator(".why403-training")
+                board.wait_for(state="visible", timeout=PANEL_MS)
+                prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
+                expect(prompts.filter(has_text="[*]")).to_have_count(0, timeout=PANEL_MS)
+                assert all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in prompts.all_text_contents())
+                expect(page.locator(".jp-OutputArea", has_text="Error displaying widget")).to_have_count(0)
+
+                expect(board.locator(".why403-mystery")).to_contain_text("Mystery #1")
+                expect(board.locator(".why403-mystery")).to_contain_text("Any key works")
+                expect(board.locator(".why403-evidence table tr").nth(1)).to_be_visible()
+                expect(board.locator(".why403-score")).to_have_text("")
+                expect(board.locator(".why403-feedback")).to_have_text("")
+                shown = page.evaluate(OUTPUT_TEXT)
+                for giveaway in ("Right", "Not quite", "Score", "points"):
+                    assert giveaway not in shown, giveaway
+                assert named_causes(shown) <= provider_says(first), (first, named_causes(shown))
+                urls = re.findall(r"https?://127\.0\.0\.1:\d+/\S*", shown)
+                assert urls and all(OPAQUE.match(u) for u in urls), urls
+                first_url = OPAQUE.search(board.locator(".why403-mystery").inner_text())
+                assert first_url is not None
+                # the training panel's picker lists mysteries by number, never a cause
+                picker = page.locator(".why403-panel .why403-scenario select option")
+                assert [t.replace("\xa0", " ") for t in picker.all_text_contents()] == ["mystery #1"]  # ipywidgets shows nbsp
+                _dismiss_toasts(page)
+                board.scroll_into_view_if_needed()
+                page.screenshot(path=str(RUN_ALL_SHOT))
+
+                # The trainee: New mystery brings mystery #2 and its own evidence
+                board.locator(".why403-new-mystery").first.click()
+                expect(board.locator(".why403-mystery")).to_contain_text("Mystery #2", timeout=PANEL_MS)
+                expect(board.locator(".why403-evidence")).to_contain_text("Evidence for mystery #2", timeout=PANEL_MS)
+                second_url = OPAQUE.search(board.locator(".why403-mystery").inner_text())
+                assert second_url is not None and second_url.group(0) != first_url.group(0)
+                assert first_url.group(0) not in board.inner_text()
+                expect(board.locator(".why403-feedback")).to_contain_text("#1 was left without an answer")
+                expect(picker).to_have_count(2)
+
+                # a hint, then the right answer: feedback and score appear, the hint is counted
+                board.locator(".why403-hint").first.click()
+                expect(board.locator(".why403-hints")).to_contain_text("HTTP status")
+                expect(board.locator(".why403-hint").first).to_contain_text("Hint 2 of 4")
+                assert named_causes(page.evaluate(OUTPUT_TEXT)) <= provider_says(second)
+                answer = board.locator(".why403-answer select")
+                labels = [t.replace("\xa0", " ") for t in answer.locator("option").all_text_contents()]
+                answer.select_option(index=labels.index(f"{second}: {kb.cause(second).title}"))
+                board.locator(".why403-check").first.click()
+                expect(board.locator(".why403-feedback")).to_contain_text("Right", timeout=PANEL_MS)
+                expect(board.locator(".why403-score")).to_contain_text("3 of 8 points · 1 of 1 solved · 1 hint used · 1 skipped")
+                _dismiss_toasts(page)
+                board.scroll_into_view_if_needed()
+                page.screenshot(path=str(ANSWERED_SHOT))
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    page.screenshot(path=str(failure_shot), full_page=True)
+                print(jupyter_lab.log_tail())
+                raise
+            context.close()
+        finally:
+            browser.close()
+    assert external == [], f"the page tried to reach beyond loopback: {sorted(set(external))}"
+    t0 = time.monotonic()
+    rc, clean = jupyter_lab.stop()
+    assert clean and rc == 0, f"jupyter lab did not stop cleanly ({rc}) in {time.monotonic() - t0:.1f}s:\n{jupyter_lab.log_tail()}"

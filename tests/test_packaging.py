@@ -1,0 +1,43 @@
+"""What `pip install why403-kit` brings: every runtime dependency, every subpackage, the notebooks from their one
+source (the top-level notebooks/), found the same way by the CLI and the exporter. The slow test_wheel.py installs it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from why403_kit._resources import notebook_path, notebooks_dir, shipped_notebooks
+from why403_kit.errors import InputError
+from why403_kit.export import default_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+# The design card's packages, and what the exports and notebooks need.
+RUNTIME = {"httpx", "pandas", "ipywidgets", "ipykernel", "jupyterlab", "nbclient", "nbconvert", "nbformat", "papermill", "matplotlib",
+           "duckdb", "zstandard", "tqdm"}
+TEST_TOOLS = {"pytest", "pytest-timeout", "playwright", "mypy", "ruff", "pandas-stubs", "types-tqdm", "hypothesis"}
+
+
+def test_a_plain_install_brings_every_runtime_package() -> None:
+    project = PYPROJECT["project"]
+    assert {Requirement(r).name for r in project["dependencies"]} >= RUNTIME
+    assert {Requirement(r).name for r in project["optional-dependencies"]["test"]} == TEST_TOOLS  # test tools only
+
+
+def test_every_subpackage_and_the_notebooks_ship() -> None:
+    tool = PYPROJECT["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "why403_kit").rglob("__init__.py")}
+    assert found | {"why403_kit.notebooks"} == set(tool["packages"]), "a subpackage is missing from [tool.setuptools] packages"
+    assert tool["package-dir"] == {"why403_kit.notebooks": "notebooks"}
+    assert tool["package-data"]["why403_kit.notebooks"] == ["*.ipynb"]
+
+
+def test_the_notebooks_have_one_source() -> None:
+    assert notebooks_dir() == ROOT / "notebooks"  # an editable install reads the checkout's directory
+    assert shipped_notebooks() == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert default_notebook() == notebook_path("02_runbook.ipynb") == ROOT / "notebooks" / "02_runbook.ipynb"
+    with pytest.raises(InputError, match=r"no notebook 'nope\.ipynb' ships with why403-kit"):
+        notebook_path("nope.ipynb")

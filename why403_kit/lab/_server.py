@@ -1,0 +1,200 @@
+"""The lab's HTTP handler: plays a scenario per request, as the OpenAI API, Azure OpenAI or a hop in front of them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from ._scenarios import (
+    AZURE_API_VERSION,
+    AZURE_BAD_BEARER,
+    AZURE_MISSING_KEY,
+    AZURE_NOT_FOUND,
+    AZURE_SCENARIOS,
+    HEALTHY_LIMITS,
+    INFERENCE_ONLY,
+    INFERENCE_PATHS,
+    JSON,
+    LAB_DEPLOYMENTS,
+    MISSING_REQUEST_SCOPE,
+    SCENARIOS,
+    TLS_SCENARIO,
+    openai_error,
+    scenario_id,
+)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: LabServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet (and key-free)
+        pass
+
+    def _send(self, status: int, headers: dict[str, str], body: str) -> None:
+        data = body.encode()
+        if any(k.lower() == "server" for k in headers):  # the scenario plays another server (Cloudflare, Squid): only its name
+            self.send_response_only(status)
+            self.send_header("date", self.date_time_string())
+        else:
+            self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("x-request-id", f"req_lab{self.server.count:029d}")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(min(length, 1 << 20)) if length else b""
+        auth = self.headers.get("authorization") or ""
+        api_key = self.headers.get("api-key") or ""
+        with self.server.lock:
+            self.server.count += 1
+            self.server.paths.append((self.command, self.path.split("?")[0]))
+            self.server.credentialed.append(bool(auth or api_key))
+            self.server.schemes.append("api-key" if api_key else auth.split(" ", 1)[0].lower() if auth else "")
+        if self.server.latency:
+            time.sleep(self.server.latency)  # injected latency: the point of the lab, not a race fix
+        path, _, query = self.path.partition("?")
+        if path == "/ip":
+            self._send(200, JSON, json.dumps({"ip": self.client_address[0]}))
+            return
+        scenario = self.server.scenario
+        if path.startswith("/s/"):
+            scenario, _, rest = path[3:].partition("/")
+            scenario, path = scenario_id(scenario), "/" + rest
+        elif path.startswith("/t/"):  # an opaque training URL: the token names nothing, the map stays in memory
+            token, _, rest = path[3:].partition("/")
+            with self.server.lock:
+                found = self.server.tokens.get(token)
+            if found is None:
+                self._send(404, JSON, openai_error(f"Invalid URL ({self.command} {path})"))
+                return
+            scenario, path = found, "/" + rest
+        if scenario not in SCENARIOS:
+            self._send(404, JSON, openai_error(f"unknown lab scenario {scenario!r}"))
+            return
+        if scenario == TLS_SCENARIO:  # past the (untrusted) handshake, an intercepting proxy passes a healthy API through
+            scenario = "ok"
+        if scenario == "network_error":
+            self.close_connection = True
+            self.connection.close()
+            return
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if path.startswith("/openai/") and not path.startswith("/openai/v1/"):
+            answer = self._azure(scenario, path, query, body)
+        elif scenario in INFERENCE_ONLY and not path.endswith(INFERENCE_PATHS if scenario == "missing_scope" else INFERENCE_PATHS[:2]):
+            answer = self._healthy(path, body)  # listing and retrieving models (and, for verification, moderation) still works
+        elif scenario == "missing_scope":
+            answer = 401, JSON, MISSING_REQUEST_SCOPE
+        elif scenario == "ok":
+            answer = self._healthy(path, body)
+        else:
+            answer = SCENARIOS[scenario]
+        self._send(*answer)
+
+    def _billable(self) -> None:
+        with self.server.lock:
+            self.server.billable.append((self.command, self.path.split("?")[0]))
+
+    def _healthy(self, path: str, body: Any) -> tuple[int, dict[str, str], str]:
+        auth = self.headers.get("authorization") or ""
+        api_key = self.headers.get("api-key") or ""
+        if not auth and not api_key:
+            return SCENARIOS["missing_api_key"]
+        if (auth and not auth.startswith("Bearer ")) or auth.strip() != auth or "\"" in auth:
+            return SCENARIOS["malformed_auth_header"]
+        ok = {**JSON, **HEALTHY_LIMITS}
+        if self.command == "GET" and path.endswith("/models"):
+            return 200, ok, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in ("gpt-4o-mini", "omni-moderation-latest")]})
+        if self.command == "GET" and "/models/" in path:
+            model = path.rsplit("/", 1)[-1]
+            if model in ("gpt-4o-mini", "omni-moderation-latest"):
+                return 200, JSON, json.dumps({"id": model, "object": "model"})
+            return 404, JSON, openai_error(f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found")
+        if self.command == "POST" and path.endswith(("/chat/completions", "/responses", "/moderations")):
+            return self._inference(path, body, ok)
+        return 404, JSON, openai_error(f"Invalid URL ({self.command} {path})")
+
+    def _inference(self, path: str, body: Any, ok: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        """Validate like the API does (before any inference); a valid chat or responses call is billable."""
+        b = body if isinstance(body, dict) else {}
+        if path.endswith("/moderations"):
+            if not b.get("input"):
+                return 400, JSON, openai_error("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
+            return 200, ok, json.dumps({"id": "modr-lab", "model": b.get("model", "omni-moderation-latest"), "results": [{"flagged": False}]})
+        azure = path.startswith("/openai/")
+        if not azure and not b.get("model"):
+            return 400, JSON, openai_error("you must provide a model parameter", param="model")
+        items, cap, minimum = (("messages", "max_completion_tokens", 1) if path.endswith("/chat/completions") else ("input", "max_output_tokens", 16))
+        if not b.get(items):
+            return 400, JSON, openai_error(f"Invalid '{items}': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+                                 param=items, code="empty_array")
+        limit = b.get(cap, b.get("max_tokens"))
+        if limit is not None and (not isinstance(limit, int) or limit < minimum):
+            return 400, JSON, openai_error(f"Invalid '{cap}': integer below minimum value. Expected a value >= {minimum}, but got {limit} instead.",
+                                 param=cap, code="integer_below_min_value")
+        self._billable()
+        return 200, ok, json.dumps({"id": "chatcmpl-lab", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]})
+
+    def _azure(self, scenario: str, path: str, query: str, body: Any) -> tuple[int, dict[str, str], str]:
+        """/openai/deployments/{d}/… and /openai/models: api-key header (or an Entra Bearer JWT), then ?api-version."""
+        auth = self.headers.get("authorization") or ""
+        api_key = self.headers.get("api-key") or ""
+        if not api_key:
+            if not auth:
+                return AZURE_MISSING_KEY
+            token = auth.removeprefix("Bearer ")
+            if not (auth.startswith("Bearer ") and token.startswith("eyJ") and token.count(".") == 2):
+                return AZURE_BAD_BEARER  # an API key sent as Bearer, or a token that is no JWT
+        version = (parse_qs(query).get("api-version") or [""])[0]
+        if not AZURE_API_VERSION.fullmatch(version):
+            return AZURE_NOT_FOUND  # Azure answers a missing or unknown api-version with 404 "Resource not found"
+        if scenario in AZURE_SCENARIOS and not (scenario == "missing_scope" and self.command == "GET"):
+            return AZURE_SCENARIOS[scenario]
+        if (scenario in INFERENCE_ONLY and self.command == "GET") or scenario == "ok":
+            return self._azure_healthy(path, body)
+        return SCENARIOS[scenario]
+
+    def _azure_healthy(self, path: str, body: Any) -> tuple[int, dict[str, str], str]:
+        limits = {**JSON, "x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "99000", "x-ms-region": "East US 2"}
+        if self.command == "GET" and path.rstrip("/") == "/openai/models":
+            return 200, JSON, json.dumps({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+        parts = path.strip("/").split("/")  # openai, deployments, {d}, …
+        if len(parts) < 3 or parts[1] != "deployments":
+            return AZURE_NOT_FOUND
+        if parts[2] not in LAB_DEPLOYMENTS:
+            return AZURE_SCENARIOS["wrong_endpoint"]
+        rest = "/".join(parts[3:])
+        if self.command == "GET" and not rest:
+            return 200, JSON, json.dumps({"id": parts[2], "model": "gpt-4o-mini", "status": "succeeded", "object": "deployment"})
+        if self.command == "POST" and rest == "chat/completions":
+            return self._inference(path, body, limits)
+        return AZURE_NOT_FOUND
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+
+class LabServer(ThreadingHTTPServer):
+    daemon_threads = True
+    scenario = "ok"
+    latency = 0.0
+    count = 0
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lock = threading.Lock()
+        self.paths: list[tuple[str, str]] = []
+        self.credentialed: list[bool] = []  # whether each request carried a credential (never the value)
+        self.schemes: list[str] = []  # 'bearer', 'api-key' or '' per request (never the value)
+        self.billable: list[tuple[str, str]] = []  # requests the lab answered with inference (would spend tokens)
+        self.tokens: dict[str, str] = {}  # opaque training token -> scenario (never sent to a client)

@@ -1,0 +1,317 @@
+"""Reports for the terminal: tables that fit its width, and a live line per step while a diagnosis runs.
+
+Cells wrap instead of being cut, so a long URL or header dump is read whole at 80 columns as at 200. The width is
+``$COLUMNS``, else the terminal's, else :data:`PIPE_WIDTH` when the output goes to a pipe or a file. Colour only
+on a terminal, never with ``NO_COLOR`` set (no-color.org) or ``TERM=dumb``. Every cell is redacted before it is
+wrapped: a secret cut in two by a line break could no longer be recognised.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Collection, Sequence
+from typing import TextIO
+
+from .. import knowledge
+from ..model import Finding, Report
+from ..redact import redact
+
+PIPE_WIDTH = 100  # when the output is not a terminal and COLUMNS is unset: reads in a pasted issue or a log
+PROSE_WIDTH = 100  # the verdict and the fixes above the table: longer lines of prose are hard to read
+MIN_WIDTH = 40  # narrower than this and no table reads; lines then run past the edge rather than lose text
+GAP = "  "
+LONG_FLOOR = 40  # a column of long text (evidence, fix) keeps this many characters (a request id is 36) before short ones wrap
+# Columns of long text: they may break inside a word (URLs, header dumps); the others wrap between words only.
+LONG_COLUMNS = frozenset({"evidence", "fix", "example", "summary", "title", "hosts"})
+
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "bold-red": "1;31"}
+STATUS_COLOUR = {"fail": "bold-red", "error": "bold-red", "warn": "yellow", "pass": "green", "skip": "dim"}
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    """Columns to fit: ``$COLUMNS``, else the size of the terminal ``stream`` writes to, else :data:`PIPE_WIDTH`."""
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return max(MIN_WIDTH, int(env))
+    out = stream if stream is not None else sys.stdout
+    try:
+        if out.isatty():
+            return max(MIN_WIDTH, os.get_terminal_size(out.fileno()).columns)
+    except (AttributeError, OSError, ValueError):  # closed, replaced (pytest, Jupyter) or not a real file
+        pass
+    return PIPE_WIDTH
+
+
+def use_colour(stream: TextIO | None = None) -> bool:
+    """Colour for ``stream`` (stdout by default): only on a terminal, and never with NO_COLOR set or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    out = stream if stream is not None else sys.stdout
+    try:
+        return out.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def paint(text: str, style: str, colour: bool) -> str:
+    return f"\x1b[{_SGR[style]}m{text}\x1b[0m" if colour and style in _SGR and text else text
+
+
+def _words(cell: str) -> list[str]:
+    return cell.split()
+
+
+_BREAK_AFTER = "/,;&?=:"  # where a URL or a list of ids reads best when it must be split
+
+
+def _split_word(word: str, width: int) -> list[str]:
+    """A word longer than ``width`` in pieces: after a slash, comma… in the piece's last half, else at the edge."""
+    pieces = []
+    while len(word) > width:
+        cut = max((i + 1 for i in range(width // 2, width) if word[i] in _BREAK_AFTER), default=width)
+        if 0 < len(word) - cut < 4 < cut:  # no stray comma or two digits alone on the last line
+            cut = len(word) - 4
+        pieces.append(word[:cut])
+        word = word[cut:]
+    return [*pieces, word] if word else pieces
+
+
+def wrap_cell(cell: str, width: int, *, breakable: bool = True) -> list[str]:
+    """``cell`` in lines of at most ``width``, between words; a longer word gets a line of its own and, only when
+    ``breakable``, is split across lines. Nothing is cut; blank lines and line breaks in the cell are kept."""
+    lines: list[str] = []
+    for paragraph in cell.splitlines() or [""]:
+        current = ""
+        for word in paragraph.split():
+            if current and len(current) + 1 + len(word) <= width:
+                current += " " + word
+                continue
+            if current:
+                lines.append(current)
+            if len(word) > width and breakable:
+                *full, current = _split_word(word, width)
+                lines += full
+            else:
+                current = word
+        lines.append(current)
+    return lines
+
+
+def fit_widths(natural: Sequence[int], floors: Sequence[int], minimums: Sequence[int], long: Sequence[bool], room: int) -> list[int]:
+    """Column widths within ``room`` characters: natural widths when they fit, else long columns give way first.
+
+    Long columns shrink to their floor, then short columns to their longest word, then long columns to their
+    minimum; widest first at each stage so the columns stay balanced. When even that does not fit, the widths
+    stay there and the lines run long: text is never cut.
+    """
+    widths = list(natural)
+    stages = [
+        [(i, floors[i]) for i in range(len(widths)) if long[i]],
+        [(i, minimums[i]) for i in range(len(widths)) if not long[i]],
+        [(i, minimums[i]) for i in range(len(widths)) if long[i]],
+    ]
+    for stage in stages:
+        while sum(widths) > room:
+            movable = [i for i, lowest in stage if widths[i] > lowest]
+            if not movable:
+                break
+            widest = max(movable, key=lambda i: widths[i])
+            widths[widest] -= 1
+    return widths
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int | None = None, colour: bool = False,
+          long_columns: Collection[str] = LONG_COLUMNS, headings: Sequence[str] | None = None) -> str:
+    """Rows under headers, fitted to ``width`` columns (the terminal's when None): cells wrap, nothing is cut.
+
+    Columns named in ``long_columns`` hold long text and give way first. ``headings``, one per row, starts a
+    titled group (a blank line, then the heading) wherever it changes: the step of a finding, for instance.
+    A column called ``status`` is coloured by its value when ``colour`` is on.
+    """
+    total = width or terminal_width()
+    cells = [[redact(str(c)) for c in row] for row in rows]
+    heads = [str(h) for h in headers]
+    n = len(heads)
+    long = [h in long_columns for h in heads]
+
+    def longest(values: list[str], measure: str = "line") -> int:
+        pieces = [p for v in values for p in (v.splitlines() if measure == "line" else _words(v))]
+        return max((len(p) for p in pieces), default=0)
+
+    natural = [max(len(heads[i]), longest([r[i] for r in cells])) for i in range(n)]
+    word = [max(longest([heads[i]], "word"), longest([r[i] for r in cells], "word")) for i in range(n)]
+    minimums = [min(natural[i], max(8, longest([heads[i]], "word"))) if long[i] else word[i] for i in range(n)]
+    floors = [min(natural[i], max(LONG_FLOOR, minimums[i])) for i in range(n)]
+    widths = fit_widths(natural, floors, minimums, long, total - len(GAP) * (n - 1))
+
+    def line(parts: Sequence[str], styles: Sequence[str] = ()) -> str:
+        padded = [p.ljust(w) for p, w in zip(parts, widths, strict=True)]
+        if colour:
+            padded = [paint(p, s, True) if s else p for p, s in zip(padded, [*styles, *[""] * n], strict=False)]
+        return GAP.join(padded).rstrip()
+
+    out = [line(heads, ["bold"] * n), line(["-" * w for w in widths])]
+    status_at = heads.index("status") if "status" in heads else -1
+    current: str | None = None
+    for r, row in enumerate(cells):
+        if headings is not None and headings[r] != current:
+            current = headings[r]
+            out += ["", paint(current, "bold", colour)]
+        wrapped = [wrap_cell(c, widths[i], breakable=long[i]) for i, c in enumerate(row)]
+        styles = [""] * n
+        if status_at >= 0:
+            styles[status_at] = STATUS_COLOUR.get(row[status_at], "")
+        for k in range(max(len(w) for w in wrapped)):
+            out.append(line([w[k] if k < len(w) else "" for w in wrapped], styles if k == 0 else ()))
+    return "\n".join(out)
+
+
+def labelled(label: str, text: str, width: int, *, colour: bool = False, highlight: tuple[str, str] | None = None) -> str:
+    """``LABEL    text`` with the text wrapped under itself (a hanging indent), for the lines above a table.
+
+    ``highlight`` (word, style) paints the first occurrence of a word once the text is wrapped (colour codes would
+    otherwise count as characters).
+    """
+    indent = " " * 9
+    text = redact(text)  # before wrapping: a secret split over two lines would no longer be recognised
+    body = "\n".join(textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+                     for p in text.splitlines() if p.strip())[len(indent):]
+    if highlight and colour:
+        body = body.replace(highlight[0], paint(highlight[0], highlight[1], True), 1)
+    return (paint(label.ljust(8), "bold", colour) + " " + body) if label else indent + body
+
+
+def quote_ids(finding: Finding | None) -> str:
+    """The request id and cf-ray of an answer, the way support asks for them ('' when it had none)."""
+    if finding is None:
+        return ""
+    ids = [f"request id {finding.request_id}"] if finding.request_id else []
+    ids += [f"cf-ray {finding.cf_ray}"] if finding.cf_ray else []
+    return ", ".join(ids)
+
+
+def deciding_finding(report: Report) -> Finding | None:
+    """The finding the verdict names (same step and check), if any."""
+    v = report.verdict
+    return next((f for f in report.findings if v.step and f.step == v.step and f.check == v.check), None)
+
+
+def fixes(report: Report) -> list[tuple[str, str]]:
+    """(cause, fix) once per cause, the verdict's first: the table rows then need no fix of their own."""
+    pairs = [(report.verdict.cause, report.verdict.fix)] if report.verdict.fix else []
+    for f in report.findings:
+        if f.fix and f.status in ("fail", "error", "warn"):
+            pairs.append((f.cause or f.check, f.fix))
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for cause, fix in pairs:
+        if cause not in seen and fix not in {x for _, x in out}:
+            seen.add(cause)
+            out.append((cause, fix))
+    return out
+
+
+def report_text(report: Report, *, width: int | None = None, colour: bool | None = None) -> str:
+    """Verdict, what decided it, the ids to quote, each fix once, then the findings grouped by step."""
+    total = width or terminal_width()
+    prose = min(total, PROSE_WIDTH)
+    paint_on = use_colour() if colour is None else colour
+    v = report.verdict
+    kb = knowledge.load()
+    titles = {s.id: s.title for s in kb.steps}
+    verdict_style = "green" if v.cause == "ok" else "bold-red"
+    head = [labelled("VERDICT", f"{v.cause}: {v.title or v.summary} (confidence {v.confidence:.0%})", prose, colour=paint_on,
+                     highlight=(v.cause, verdict_style))]
+    if v.title and v.summary:
+        head.append(labelled("", v.summary, prose))
+    decider = deciding_finding(report)
+    if v.step:
+        facts = [f"{titles.get(v.step, v.step)}, {v.check}"] + ([f"HTTP {v.http_status}"] if v.http_status is not None else [])
+        if v.responder in kb.responders:
+            facts.append(f"answered by {kb.responder(v.responder).label}")
+        head.append(labelled("DECIDED", "; ".join(facts), prose, colour=paint_on))
+    if ids := quote_ids(decider):
+        head.append(labelled("QUOTE", f"{ids} (for the provider's support)", prose, colour=paint_on))
+    for n, (cause, fix) in enumerate(fixes(report)):
+        head.append(labelled("FIX" if n == 0 else "", f"{cause}: {fix}", prose, colour=paint_on))
+    rows = []
+    for f in report.findings:
+        evidence = f.evidence
+        if f.status in ("fail", "error", "warn") and (ids := quote_ids(f)):
+            evidence += "\n" + ids
+        rows.append([f.check, f.status, f.cause, evidence])
+    body = table(rows, ["check", "status", "cause", "evidence"], width=total, colour=paint_on,
+                 headings=[titles.get(f.step, f.step) for f in report.findings])
+    return redact("\n".join(head) + "\n\n" + body)
+
+
+class StepProgress:
+    """A live line per step on a terminal while a diagnosis runs (``Hooks`` of the runner feed it).
+
+    Silent for the first ``delay`` seconds, so a quick run prints nothing; then the steps that ended are listed
+    and a status line names the ones still running, rewritten in place. :meth:`close` erases the status line.
+    The hooks run on the runner's thread and the delay on a timer: a lock keeps their lines whole.
+    """
+
+    def __init__(self, stream: TextIO, *, delay: float = 1.0, colour: bool = False) -> None:
+        self.stream = stream
+        self.colour = colour
+        self.titles = {s.id: s.title for s in knowledge.load().steps}
+        self.running: dict[str, float] = {}
+        self.done: list[str] = []
+        self.shown = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(delay, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _status(self) -> str:
+        names = ", ".join(self.titles.get(s, s) for s in self.running)
+        return f"\r\x1b[K  running: {names} …" if names else "\r\x1b[K"
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal went away: progress is a courtesy, never a failure
+            pass
+
+    def _show(self) -> None:
+        with self._lock:
+            if not self.shown:
+                self.shown = True
+                self._write("".join(self.done) + self._status())
+
+    def on_step_start(self, step: str, needed_by: str) -> None:
+        with self._lock:
+            self.running[step] = time.perf_counter()
+            if self.shown:
+                self._write(self._status())
+
+    def on_findings(self, step: str, findings: list[Finding]) -> None:
+        with self._lock:
+            started = self.running.pop(step, time.perf_counter())
+            counts = {s: sum(f.status == s for f in findings) for s in ("fail", "error", "warn")}
+            worst = next((s for s in ("error", "fail", "warn") if counts[s]), "pass")
+            said = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "all passed"
+            mark = paint("✗" if worst in ("fail", "error") else "!" if worst == "warn" else "✓", STATUS_COLOUR[worst], self.colour)
+            checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")
+            line = f"\r\x1b[K  {mark} {self.titles.get(step, step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
+            self.done.append(line)
+            if self.shown:
+                self._write(line + self._status())
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self.shown:
+                self._write("\r\x1b[K")
+            self.shown = False
+
+
+__all__ = ["PIPE_WIDTH", "StepProgress", "deciding_finding", "fit_widths", "fixes", "labelled", "paint", "report_text", "table",
+           "terminal_width", "use_colour", "wrap_cell"]
