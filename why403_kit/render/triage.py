@@ -20,15 +20,17 @@ from .text import PROSE_WIDTH, labelled, table, terminal_width
 _COLUMNS = ["cause", "count", "share", "seen (UTC)", "status", "hosts", "keys"]
 
 
-def _short(iso: str) -> str:
-    return iso[:16].replace("T", " ") if iso else ""
+def _seen(g: CauseGroup) -> str:
+    """First and last day seen, short: the times to the second are in the section under the table."""
+    first, last = g.first_seen[:10], g.last_seen[:10]
+    if not first:
+        return ""
+    return first if last in ("", first) else f"{first} → {last[5:] if last[:4] == first[:4] else last}"
 
 
 def _cells(g: CauseGroup) -> list[str]:
-    last = g.last_seen[11:16] if g.last_seen[:10] == g.first_seen[:10] else _short(g.last_seen)
-    seen = _short(g.first_seen) + (f" → {last}" if g.last_seen and g.last_seen[:16] != g.first_seen[:16] else "")
-    hosts = ", ".join(g.hosts[:3]) + (f" +{len(g.hosts) - 3}" if len(g.hosts) > 3 else "")
-    return [g.cause, str(g.count), f"{g.share:.0%}", seen, ",".join(map(str, g.statuses)), hosts, str(g.keys)]
+    hosts = (g.hosts[0] + (f" +{len(g.hosts) - 1}" if len(g.hosts) > 1 else "")) if g.hosts else ""
+    return [g.cause, str(g.count), f"{g.share:.0%}", _seen(g), ", ".join(map(str, g.statuses)), hosts, str(g.keys)]
 
 
 def headline(report: TriageReport) -> str:
@@ -45,11 +47,14 @@ def triage_text(report: TriageReport, *, width: int | None = None) -> str:
     lines = [headline(report)]
     lines += [labelled("note", n, prose) for n in report.notes]
     if report.groups:
-        lines += ["", table([_cells(g) for g in report.groups], _COLUMNS, width=cols)]
+        lines += ["", table([_cells(g) for g in report.groups], _COLUMNS, width=cols, long_columns={"hosts"})]
         for g in report.groups:
             lines += ["", f"{g.cause} ({g.count}): {g.title}"]
-            if g.models:
-                lines.append(labelled("models", ", ".join(g.models), prose))
+            if g.first_seen:
+                lines.append(labelled("seen", f"{g.first_seen} → {g.last_seen}", prose))
+            for label, values in (("hosts", g.hosts), ("models", g.models)):
+                if values:
+                    lines.append(labelled(label, ", ".join(values), prose))
             lines.append(labelled("example", f"({g.example_at}) {g.example}", prose))
             lines.append(labelled("fix", g.fix, prose))
     return redact("\n".join(lines))
