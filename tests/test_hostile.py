@@ -24,6 +24,7 @@ import pytest
 from why403_kit import InputError, Report, Secret, Target, classify, diagnose, render, support_bundle, triage, write_bundle
 from why403_kit.probes._http import MAX_BODY
 from why403_kit.render import findings_html, verdict_html
+from why403_kit.render.triage import triage_json, triage_markdown, triage_text
 
 from ._hostile import BEHAVIOURS, LAB_CERT, HostileServer, RecordingProxy, echo_forms
 from ._leaks import assert_no_leak, leaks
@@ -300,7 +301,7 @@ def test_triage_examples_hold_no_cut_piece_of_the_key() -> None:
     line = f"2024-05-01T10:00:00Z ERROR status=401 Authorization: Bearer {CANARY}{' ' * 26} Incorrect API key provided"
     report = triage([line])
     assert report.refusals == 1
-    assert_no_leak(json.dumps(report.to_dict()), report.to_markdown())
+    assert_no_leak(json.dumps(report.to_dict()), triage_markdown(report), triage_text(report), triage_json(report))
 
 
 _NOT_THE_API = pytest.mark.xfail(strict=True, reason="part 2 (probes: 200 is ok only when the body has the API's shape): a 200 that is "
