@@ -18,7 +18,8 @@ from .errors import ExportError, InputError
 from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
 from .model import Report, Target
 from .render import FORMATS, render, table, to_json, write_bundle
-from .render.text import StepProgress, use_colour
+from .render.progress import bars, status_line, step_progress
+from .render.text import is_terminal, use_colour
 from .runner import Hooks, diagnose
 from .triage import TriageReport
 
@@ -45,7 +46,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 
         target.api_key = Secret(getpass.getpass("API key (hidden): "))
         target.key_env = ""
-    progress = StepProgress(sys.stderr, colour=use_colour(sys.stderr)) if _is_tty(sys.stderr) else None
+    progress = step_progress(sys.stderr, colour=use_colour(sys.stderr))  # a line per step on a terminal; nothing in a pipe
     try:
         report = diagnose(target, hooks=Hooks(progress.on_step_start, progress.on_findings) if progress else None)
     finally:
@@ -139,9 +140,8 @@ def _cmd_notebooks(a: argparse.Namespace) -> int:
 def _cmd_export(a: argparse.Namespace) -> int:
     """Write the runbook or the FAQ as one self-contained HTML page and print its path."""
     from .export import export_faq, export_runbook
-    from .export.progress import terminal_progress
 
-    progress = terminal_progress(sys.stderr)  # a status line on a terminal; nothing in a pipe or a log
+    progress = status_line(sys.stderr)  # a status line on a terminal; nothing in a pipe or a log
     try:
         if a.document == "faq":
             if a.report or a.notebook:
@@ -170,7 +170,7 @@ def _cmd_triage(a: argparse.Namespace) -> int:
         raise InputError(f"--plot: {Path(a.plot).parent} is not a directory")
     fields = FieldMap.parse(a.field or [], a.fields_file)
     report = triage_files(a.files, stdin=sys.stdin.buffer, engine=a.engine, fields=fields, max_events=a.max_events,
-                          per_event=a.per_event, progress=a.progress)
+                          per_event=a.per_event, progress=bars(sys.stderr, force=a.progress))
     print(render(report, a.format))
     if a.plot:
         from .render import triage_plot
@@ -247,13 +247,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _is_tty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
 def _prepare_streams() -> None:
     """Pipes and files are read and written as UTF-8 (JSON is UTF-8); a terminal keeps its encoding but never fails
     on a character."""
@@ -263,7 +256,7 @@ def _prepare_streams() -> None:
         if not isinstance(stream, io.TextIOWrapper):  # replaced (pytest's capture, Jupyter): leave it alone
             continue
         with contextlib.suppress(OSError, ValueError):
-            if _is_tty(stream):
+            if is_terminal(stream):
                 stream.reconfigure(errors="replace")
             else:
                 stream.reconfigure(encoding="utf-8", errors="replace")

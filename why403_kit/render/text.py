@@ -1,4 +1,4 @@
-"""Reports for the terminal: tables that fit its width, and a live line per step while a diagnosis runs.
+"""Reports for the terminal: tables that fit its width (progress while they are made: :mod:`.progress`).
 
 Cells wrap instead of being cut, so a long URL or header dump is read whole at 80 columns as at 200. The width is
 ``$COLUMNS``, else the terminal's, else :data:`PIPE_WIDTH` when the output goes to a pipe or a file. Colour only
@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Collection, Sequence
 from typing import TextIO
 
@@ -32,17 +30,25 @@ _SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "bo
 STATUS_COLOUR = {"fail": "bold-red", "error": "bold-red", "warn": "yellow", "pass": "green", "skip": "dim"}
 
 
+def is_terminal(stream: object) -> bool:
+    """True when ``stream`` writes to a terminal; False for a pipe, a file, or one closed or replaced (pytest, Jupyter)."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def terminal_width(stream: TextIO | None = None) -> int:
     """Columns to fit: ``$COLUMNS``, else the size of the terminal ``stream`` writes to, else :data:`PIPE_WIDTH`."""
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) > 0:
         return max(MIN_WIDTH, int(env))
     out = stream if stream is not None else sys.stdout
-    try:
-        if out.isatty():
+    if is_terminal(out):
+        try:
             return max(MIN_WIDTH, os.get_terminal_size(out.fileno()).columns)
-    except (AttributeError, OSError, ValueError):  # closed, replaced (pytest, Jupyter) or not a real file
-        pass
+        except (AttributeError, OSError, ValueError):  # a terminal of no size, or not a real file
+            pass
     return PIPE_WIDTH
 
 
@@ -50,11 +56,7 @@ def use_colour(stream: TextIO | None = None) -> bool:
     """Colour for ``stream`` (stdout by default): only on a terminal, and never with NO_COLOR set or TERM=dumb."""
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    out = stream if stream is not None else sys.stdout
-    try:
-        return out.isatty()
-    except (AttributeError, OSError, ValueError):
-        return False
+    return is_terminal(stream if stream is not None else sys.stdout)
 
 
 def paint(text: str, style: str, colour: bool) -> str:
@@ -249,69 +251,5 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
     return redact("\n".join(head) + "\n\n" + body)
 
 
-class StepProgress:
-    """A live line per step on a terminal while a diagnosis runs (``Hooks`` of the runner feed it).
-
-    Silent for the first ``delay`` seconds, so a quick run prints nothing; then the steps that ended are listed
-    and a status line names the ones still running, rewritten in place. :meth:`close` erases the status line.
-    The hooks run on the runner's thread and the delay on a timer: a lock keeps their lines whole.
-    """
-
-    def __init__(self, stream: TextIO, *, delay: float = 1.0, colour: bool = False) -> None:
-        self.stream = stream
-        self.colour = colour
-        self.titles = {s.id: s.title for s in knowledge.load().steps}
-        self.running: dict[str, float] = {}
-        self.done: list[str] = []
-        self.shown = False
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(delay, self._show)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _status(self) -> str:
-        names = ", ".join(self.titles.get(s, s) for s in self.running)
-        return f"\r\x1b[K  running: {names} …" if names else "\r\x1b[K"
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # the terminal went away: progress is a courtesy, never a failure
-            pass
-
-    def _show(self) -> None:
-        with self._lock:
-            if not self.shown:
-                self.shown = True
-                self._write("".join(self.done) + self._status())
-
-    def on_step_start(self, step: str, needed_by: str) -> None:
-        with self._lock:
-            self.running[step] = time.perf_counter()
-            if self.shown:
-                self._write(self._status())
-
-    def on_findings(self, step: str, findings: list[Finding]) -> None:
-        with self._lock:
-            started = self.running.pop(step, time.perf_counter())
-            counts = {s: sum(f.status == s for f in findings) for s in ("fail", "error", "warn")}
-            worst = next((s for s in ("error", "fail", "warn") if counts[s]), "pass")
-            said = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "all passed"
-            mark = paint("✗" if worst in ("fail", "error") else "!" if worst == "warn" else "✓", STATUS_COLOUR[worst], self.colour)
-            checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")
-            line = f"\r\x1b[K  {mark} {self.titles.get(step, step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
-            self.done.append(line)
-            if self.shown:
-                self._write(line + self._status())
-
-    def close(self) -> None:
-        self._timer.cancel()
-        with self._lock:
-            if self.shown:
-                self._write("\r\x1b[K")
-            self.shown = False
-
-
-__all__ = ["PIPE_WIDTH", "StepProgress", "deciding_finding", "fit_widths", "fixes", "labelled", "paint", "report_text", "table",
+__all__ = ["PIPE_WIDTH", "STATUS_COLOUR", "deciding_finding", "fit_widths", "fixes", "is_terminal", "labelled", "paint", "report_text", "table",
            "terminal_width", "use_colour", "wrap_cell"]
