@@ -211,9 +211,11 @@ class Panel(widgets.VBox):
         if self.use_lab.value:
             return shared_lab().target(self.scenario.value, model=self.model.value.strip() or "gpt-4o-mini",
                                        allow_paid_probe=self.paid_probe.value)
-        key = self._secret if self._secret else Secret(os.environ.get(self.key_env.value.strip(), "")) if self.key_env.value.strip() else Secret("")
+        name = self.key_env.value.strip()
+        # a key typed in wins; else the named variable is read, and named when it is empty (as the CLI does)
+        key: dict[str, Any] = {"api_key_env": name} if name and not self._secret else {"api_key": self._secret}
         return Target.from_env(
-            api_key=key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
+            **key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
             project=self.project.value.strip(), model=self.model.value.strip(), deployment=self.deployment.value.strip(),
             api_version=self.api_version.value.strip(), allowlist=[c.strip() for c in self.allowlist.value.split(",") if c.strip()],
             ip_echo_url=self.ip_echo_url.value.strip(), allow_paid_probe=self.paid_probe.value)
