@@ -18,7 +18,6 @@ from ..redact import redact, redact_obj
 from .svg import DiagramSource, decision_path_narrow_svg, decision_path_svg, describe_path, verdict_of
 from .theme import PALETTE, STATUS_STYLE
 
-COLUMNS = ["step", "check", "status", "cause", "responder", "evidence", "fix"]  # the DataFrame view (findings_styler)
 # The HTML table: the step is a heading row, the fix is said once per cause below it, ids have their own column.
 TABLE_COLUMNS = ["step", "check", "status", "cause", "responder", "evidence", "ids"]
 STEP_COLUMNS = TABLE_COLUMNS[1:]  # under a heading that already names the step
@@ -48,35 +47,6 @@ class View:
 
 def _findings(source: Report | Iterable[Finding]) -> list[Finding]:
     return list(source.findings if isinstance(source, Report) else source)
-
-
-def findings_styler(source: Report | Iterable[Finding], *, columns: list[str] | None = None) -> Any:
-    """A pandas Styler of the findings: one row per check, the status cell coloured."""
-    import pandas as pd
-
-    cols = columns or COLUMNS
-    kb = knowledge.load()
-    titles = {s.id: s.title for s in kb.steps}
-    rows = [{**f.to_dict(), "step": titles.get(f.step, f.step)} for f in _findings(source)]
-    frame = pd.DataFrame(rows, columns=list(Finding.__dataclass_fields__))[cols]
-    frame = frame.map(lambda v: redact(v) if isinstance(v, str) else v)
-    styler = frame.style.hide(axis="index").relabel_index([LABELS.get(c, c) for c in cols], axis="columns")
-    if "status" in cols:
-        styler = styler.map(lambda s: STATUS_STYLE.get(str(s), ""), subset=["status"])
-    styler = styler.set_table_attributes('class="why403-table"').set_table_styles([
-        {"selector": "", "props": "border-collapse:collapse;font-size:13px;width:100%"},
-        {"selector": "th", "props": f"text-align:left;background:{PALETTE['th-bg']};padding:4px 8px;border-bottom:2px solid {PALETTE['th-line']}"},
-        {"selector": "td", "props": f"text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid {PALETTE['line']};"
-                                    "white-space:normal;overflow-wrap:normal"},
-    ])
-    # Long URLs and header dumps may break anywhere; the short columns keep their words whole.
-    long_cols = [c for c in ("evidence", "fix") if c in cols]
-    if long_cols:
-        styler = styler.set_table_styles({c: [{"selector": "td", "props": "overflow-wrap:anywhere;min-width:12em"}] for c in long_cols},
-                                         overwrite=False)
-    if "status" in cols:
-        styler = styler.set_table_styles({"status": [{"selector": "td", "props": "white-space:nowrap"}]}, overwrite=False)
-    return styler
 
 
 _WORDS = (("error", "check could not run", "checks could not run"), ("fail", "check failed", "checks failed"),
@@ -315,6 +285,6 @@ def summary_view(report: Report) -> View:
     return View("summary", summary_html(report), {"verdict": report.verdict.to_dict()})
 
 
-__all__ = ["COLUMNS", "STEP_COLUMNS", "TABLE_COLUMNS", "VIEW_MIME", "View", "diagram_html", "diagram_view", "exchanges_html",
-           "findings_html", "findings_styler", "findings_view", "fixes_html", "status_words", "step_sections_html", "summary_html",
+__all__ = ["STEP_COLUMNS", "TABLE_COLUMNS", "VIEW_MIME", "View", "diagram_html", "diagram_view", "exchanges_html",
+           "findings_html", "findings_view", "fixes_html", "status_words", "step_sections_html", "summary_html",
            "summary_view", "verdict_html", "verdict_view"]

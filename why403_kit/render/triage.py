@@ -1,4 +1,4 @@
-"""Every view of a TriageReport: terminal text, Markdown, JSON, a DataFrame of the timeline, the causes-over-time plot.
+"""Every view of a TriageReport: terminal text, Markdown, JSON, the causes-over-time plot (a DataFrame: ``report.to_frame()``).
 
 Registered in :data:`why403_kit.render.FORMATS` under ``TriageReport`` (``table``, ``json``, ``markdown``), so
 ``why403 triage --format`` offers what is registered. Every string leaves through ``redact`` (JSON: the structure is
@@ -81,14 +81,6 @@ def triage_json(report: TriageReport) -> str:
     return to_json(report.to_dict())
 
 
-def triage_timeline(report: TriageReport) -> Any:
-    """Events per cause per bucket (hour or day), wide: one column per cause."""
-    import pandas as pd
-
-    data = {g.cause: pd.Series({pd.Timestamp(t): n for t, n in g.timeline}, dtype="int64") for g in report.groups}
-    return pd.DataFrame(data).fillna(0).astype("int64").sort_index()
-
-
 def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
     """Causes over time, stacked per hour (or per day for spans over two weeks); .svg or .png by ``path``'s suffix."""
     import matplotlib
@@ -126,4 +118,4 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
     return fig
 
 
-__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text", "triage_timeline"]
+__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text"]
