@@ -17,6 +17,7 @@ from ..model import Exchange, Finding, Report, Verdict
 from ..redact import redact, redact_obj
 from .svg import DiagramSource, decision_path_narrow_svg, decision_path_svg, describe_path, verdict_of
 from .theme import PALETTE, STATUS_STYLE
+from .words import PROBLEMS, decided_by, fixes, status_words, worst_status
 
 # The HTML table: the step is a heading row, the fix is said once per cause below it, ids have their own column.
 TABLE_COLUMNS = ["step", "check", "status", "cause", "responder", "evidence", "ids"]
@@ -49,21 +50,6 @@ def _findings(source: Report | Iterable[Finding]) -> list[Finding]:
     return list(source.findings if isinstance(source, Report) else source)
 
 
-_WORDS = (("error", "check could not run", "checks could not run"), ("fail", "check failed", "checks failed"),
-          ("warn", "warning", "warnings"), ("pass", "passed", "passed"), ("skip", "skipped", "skipped"))
-
-
-def status_words(findings: Iterable[Finding]) -> str:
-    """What a set of checks found, in plain words: '2 checks failed, 1 warning, 3 passed' ('all 3 checks passed')."""
-    items = list(findings)
-    counts = {status: sum(f.status == status for f in items) for status, _, _ in _WORDS}
-    if not items:
-        return "no checks ran"
-    if counts["pass"] == len(items):
-        return f"all {len(items)} checks passed" if len(items) > 1 else "the check passed"
-    return ", ".join(f"{n} {one if n == 1 else many}" for status, one, many in _WORDS if (n := counts[status]))
-
-
 def _ids_cell(f: Finding) -> str:
     """Request id and cf-ray, what a provider's support asks for, one per line."""
     parts = [f'<span class="why403-rid">{html.escape(f.request_id)}</span>'] if f.request_id else []
@@ -86,28 +72,19 @@ def _cell(f: Finding, column: str, titles: Mapping[str, str], responders: Mappin
     return "" if value is None else html.escape(str(value))
 
 
-def fixes_html(findings: Iterable[Finding]) -> str:
+def _fixes_html(findings: Iterable[Finding]) -> str:
     """The fix once per cause the failing and warning checks name (a table row would repeat it on every check)."""
-    kb = knowledge.load()
-    items = list(findings)
-    seen: dict[str, int] = {}
-    for f in items:
-        if f.cause and f.cause not in ("ok", "unknown") and f.status in ("fail", "error", "warn"):
-            seen[f.cause] = seen.get(f.cause, 0) + 1
-    if not seen:
+    found = fixes(findings)
+    if not found:
         return ""
-    lines = []
-    for cause_id, n in seen.items():
-        c = kb.cause_or_unknown(cause_id)
-        fix = next((f.fix for f in items if f.cause == cause_id and f.fix), "") or c.fix
-        lines.append(f'<li><code class="why403-id">{html.escape(c.id)}</code> <span class="why403-muted">({n} check{"s" if n > 1 else ""})'
-                     f"</span>: {html.escape(fix)}</li>")
+    lines = [f'<li><code class="why403-id">{html.escape(fx.cause)}</code> <span class="why403-muted">({fx.checks} '
+             f'check{"s" if fx.checks > 1 else ""})</span>: {html.escape(fx.fix)}</li>' for fx in found]
     return (f'<div class="why403-fixes" style="margin:4px 0 8px;font-size:13px"><b>Fix</b>'
             f'<ul style="margin:2px 0 0;padding-left:20px">{"".join(lines)}</ul></div>')
 
 
 def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | None = None, group: bool = True,
-                  fixes: bool = True) -> str:
+                  with_fixes: bool = True) -> str:
     """The findings as one compact table, grouped by step (a heading row with the step's result in words), then
     each cause's fix once. Request ids and cf-ray have their own column, where support asks for them."""
     items = _findings(source)
@@ -141,7 +118,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
             body.append(f'<tr data-status="{f.status}">{"".join(cells)}</tr>')
     table = (f'<table class="why403-table why403-findings-table" style="border-collapse:collapse;font-size:12.5px;line-height:1.35;width:100%">'
              f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    return redact(table + (fixes_html(items) if fixes else ""))
+    return redact(table + (_fixes_html(items) if with_fixes else ""))
 
 
 def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
@@ -189,8 +166,8 @@ def summary_html(report: Report) -> str:
         found = [f for f in report.findings if f.step == step.id]
         if not found:
             continue
-        worst = next((s for s in ("error", "fail", "warn", "pass") if any(f.status == s for f in found)), "skip")
-        problems = ", ".join(html.escape(f.check) for f in found if f.status in ("fail", "error", "warn"))
+        worst = worst_status(found)
+        problems = ", ".join(html.escape(f.check) for f in found if f.status in PROBLEMS)
         rows.append(f'<tr data-status="{worst}"><td style="{td};white-space:nowrap" data-label="step">{html.escape(step.title)}</td>'
                     f'<td style="{td};{STATUS_STYLE.get(worst, "")}" data-label="result">{html.escape(status_words(found))}</td>'
                     f'<td style="{td}" data-label="did not pass">{problems}</td></tr>')
@@ -198,20 +175,6 @@ def summary_html(report: Report) -> str:
                    f"{h}</th>" for h in ("step", "result", "did not pass"))
     return redact(f'<table class="why403-table why403-summary" style="border-collapse:collapse;font-size:13px;width:100%">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-
-
-def _decided_by(verdict: Verdict) -> str:
-    """Which finding decided the verdict, in words (empty when none did)."""
-    if not verdict.step:
-        return ""
-    kb = knowledge.load()
-    title = next((s.title for s in kb.steps if s.id == verdict.step), verdict.step)
-    facts = [f"{title}: {verdict.check}"]
-    if verdict.http_status is not None:
-        facts.append(f"HTTP {verdict.http_status}")
-    if verdict.responder in kb.responders:
-        facts.append(f"answered by {kb.responder(verdict.responder).label}")
-    return "; ".join(facts)
 
 
 def verdict_html(verdict: Verdict | None, *, running: bool = False) -> str:
@@ -223,7 +186,7 @@ def verdict_html(verdict: Verdict | None, *, running: bool = False) -> str:
     ok = verdict.cause == "ok"
     colour, bg = (PALETTE["good"], PALETTE["good-soft"]) if ok else (PALETTE["bad"], PALETTE["bad-soft"])
     title = html.escape(verdict.title or verdict.cause)
-    decided = _decided_by(verdict)
+    decided = decided_by(verdict)
     return redact(
         f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {colour};background:{bg}">'
         f'<div style="font-size:15px"><b>Verdict:</b> <code class="why403-id">{html.escape(verdict.cause)}</code> · {title}'
@@ -286,5 +249,5 @@ def summary_view(report: Report) -> View:
 
 
 __all__ = ["STEP_COLUMNS", "TABLE_COLUMNS", "VIEW_MIME", "View", "diagram_html", "diagram_view", "exchanges_html",
-           "findings_html", "findings_view", "fixes_html", "status_words", "step_sections_html", "summary_html",
+           "findings_html", "findings_view", "step_sections_html", "summary_html",
            "summary_view", "verdict_html", "verdict_view"]

@@ -24,6 +24,7 @@ from ..model import Finding
 from ..redact import redact
 from ..triage import Meters
 from .text import STATUS_COLOUR, is_terminal, paint
+from .words import PROBLEMS, worst_status
 
 ERASE = "\r\x1b[K"  # back to the start of the line, then clear it
 
@@ -101,8 +102,8 @@ class StepProgress:
     def on_findings(self, step: str, findings: list[Finding]) -> None:
         with self._lock:
             started = self.running.pop(step, time.perf_counter())
-            counts = {s: sum(f.status == s for f in findings) for s in ("fail", "error", "warn")}
-            worst = next((s for s in ("error", "fail", "warn") if counts[s]), "pass")
+            counts = {s: sum(f.status == s for f in findings) for s in PROBLEMS}
+            worst = worst_status(findings) if any(counts.values()) else "pass"
             said = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "all passed"
             mark = paint("✗" if worst in ("fail", "error") else "!" if worst == "warn" else "✓", STATUS_COLOUR[worst], self.colour)
             checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")

@@ -15,8 +15,9 @@ from collections.abc import Collection, Sequence
 from typing import TextIO
 
 from .. import knowledge
-from ..model import Finding, Report
+from ..model import Report
 from ..redact import redact
+from .words import PROBLEMS, decided_by, deciding_finding, fixes, quote_ids
 
 PIPE_WIDTH = 100  # when the output is not a terminal and COLUMNS is unset: reads in a pasted issue or a log
 PROSE_WIDTH = 100  # the verdict and the fixes above the table: longer lines of prose are hard to read
@@ -187,63 +188,28 @@ def labelled(label: str, text: str, width: int, *, colour: bool = False, highlig
     return (paint(label.ljust(8), "bold", colour) + " " + body) if label else indent + body
 
 
-def quote_ids(finding: Finding | None) -> str:
-    """The request id and cf-ray of an answer, the way support asks for them ('' when it had none)."""
-    if finding is None:
-        return ""
-    ids = [f"request id {finding.request_id}"] if finding.request_id else []
-    ids += [f"cf-ray {finding.cf_ray}"] if finding.cf_ray else []
-    return ", ".join(ids)
-
-
-def deciding_finding(report: Report) -> Finding | None:
-    """The finding the verdict names (same step and check), if any."""
-    v = report.verdict
-    return next((f for f in report.findings if v.step and f.step == v.step and f.check == v.check), None)
-
-
-def fixes(report: Report) -> list[tuple[str, str]]:
-    """(cause, fix) once per cause, the verdict's first: the table rows then need no fix of their own."""
-    pairs = [(report.verdict.cause, report.verdict.fix)] if report.verdict.fix else []
-    for f in report.findings:
-        if f.fix and f.status in ("fail", "error", "warn"):
-            pairs.append((f.cause or f.check, f.fix))
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for cause, fix in pairs:
-        if cause not in seen and fix not in {x for _, x in out}:
-            seen.add(cause)
-            out.append((cause, fix))
-    return out
-
-
 def report_text(report: Report, *, width: int | None = None, colour: bool | None = None) -> str:
     """Verdict, what decided it, the ids to quote, each fix once, then the findings grouped by step."""
     total = width or terminal_width()
     prose = min(total, PROSE_WIDTH)
     paint_on = use_colour() if colour is None else colour
     v = report.verdict
-    kb = knowledge.load()
-    titles = {s.id: s.title for s in kb.steps}
+    titles = {s.id: s.title for s in knowledge.load().steps}
     verdict_style = "green" if v.cause == "ok" else "bold-red"
     head = [labelled("VERDICT", f"{v.cause}: {v.title or v.summary} (confidence {v.confidence:.0%})", prose, colour=paint_on,
                      highlight=(v.cause, verdict_style))]
     if v.title and v.summary:
         head.append(labelled("", v.summary, prose))
-    decider = deciding_finding(report)
-    if v.step:
-        facts = [f"{titles.get(v.step, v.step)}, {v.check}"] + ([f"HTTP {v.http_status}"] if v.http_status is not None else [])
-        if v.responder in kb.responders:
-            facts.append(f"answered by {kb.responder(v.responder).label}")
-        head.append(labelled("DECIDED", "; ".join(facts), prose, colour=paint_on))
-    if ids := quote_ids(decider):
+    if decided := decided_by(v):
+        head.append(labelled("DECIDED", decided, prose, colour=paint_on))
+    if ids := quote_ids(deciding_finding(report)):
         head.append(labelled("QUOTE", f"{ids} (for the provider's support)", prose, colour=paint_on))
-    for n, (cause, fix) in enumerate(fixes(report)):
-        head.append(labelled("FIX" if n == 0 else "", f"{cause}: {fix}", prose, colour=paint_on))
+    for n, fx in enumerate(fixes(report.findings, v)):
+        head.append(labelled("FIX" if n == 0 else "", f"{fx.cause}: {fx.fix}", prose, colour=paint_on))
     rows = []
     for f in report.findings:
         evidence = f.evidence
-        if f.status in ("fail", "error", "warn") and (ids := quote_ids(f)):
+        if f.status in PROBLEMS and (ids := quote_ids(f)):
             evidence += "\n" + ids
         rows.append([f.check, f.status, f.cause, evidence])
     body = table(rows, ["check", "status", "cause", "evidence"], width=total, colour=paint_on,
@@ -251,5 +217,5 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
     return redact("\n".join(head) + "\n\n" + body)
 
 
-__all__ = ["PIPE_WIDTH", "STATUS_COLOUR", "deciding_finding", "fit_widths", "fixes", "is_terminal", "labelled", "paint", "report_text", "table",
+__all__ = ["PIPE_WIDTH", "STATUS_COLOUR", "fit_widths", "is_terminal", "labelled", "paint", "report_text", "table",
            "terminal_width", "use_colour", "wrap_cell"]

@@ -15,7 +15,8 @@ import httpx
 from ..errors import InputError
 from ..lab import shared_lab
 from ..model import Finding, Report, Target
-from ..render.html import STEP_COLUMNS, View, diagram_view, findings_view, status_words, summary_view, verdict_view
+from ..render.html import STEP_COLUMNS, View, diagram_view, findings_view, summary_view, verdict_view
+from ..render.words import status_words
 from ..runner import Session, decide, step_ids
 
 
