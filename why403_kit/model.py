@@ -10,9 +10,11 @@ serialized or cut.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -270,6 +272,24 @@ class Report:
         except (TypeError, AttributeError, ValueError) as err:
             raise InputError(f"not a why403 report: {err}") from None
         return cls(target, findings, verdict, exchanges, _text(data, "started_utc"), _number(data, "elapsed_ms"))
+
+    @classmethod
+    def load(cls, source: str | Path | Mapping[str, Any]) -> Report:
+        """A saved report: the path of its ``report.json`` (``why403 diagnose --out``) or that file's content as a dict.
+
+        Anything else (a missing file, not JSON, another JSON document) raises :class:`InputError`.
+        """
+        data: Any = source
+        if isinstance(source, (str, os.PathLike)):
+            try:
+                data = json.loads(Path(source).read_text(encoding="utf-8"))
+            except OSError as err:
+                raise InputError(f"cannot read report {source}: {err.strerror}") from None
+            except ValueError as err:
+                raise InputError(f"cannot read report {source}: it is not JSON ({err})") from None
+        if not isinstance(data, Mapping) or not isinstance(data.get("verdict"), Mapping) or not isinstance(data.get("findings"), list):
+            raise InputError("not a why403 report: expected the report.json written by 'why403 diagnose --out'")
+        return cls.from_dict(data)
 
     def to_frame(self) -> Any:
         """The findings as a pandas DataFrame, one column per field (pandas is imported only here)."""
