@@ -84,7 +84,12 @@ def triage_spark(df: Any, *, column: str | None = None, fields: FieldMap | list[
 
 
 class _CallableModule(types.ModuleType):
-    """``why403_kit.triage(...)`` calls :func:`triage`, while ``why403_kit.triage.TriageReport`` stays reachable."""
+    """``why403_kit.triage(...)`` calls :func:`triage`, while ``why403_kit.triage.TriageReport`` stays reachable.
+
+    A module cannot be called, and a function in its place (``from .triage import triage`` in the parent package)
+    would hide the package's other names, so this package's module object takes a class that can be called: the
+    documented way to customise a module (``module.__class__ = ...``, Python 3.5+).
+    """
 
     def __call__(self, source: Any, **kwargs: Any) -> TriageReport:
         return triage(source, **kwargs)
