@@ -93,7 +93,7 @@ def test_step_progress_lists_each_step_and_erases_its_status_line(terminal: tupl
     stream.write("END")
     stream.flush()
     seen = read_until(master, "END", seen)
-    assert f"✗ {title}: 2 checks, 1 fail (" in seen
+    assert f"✗ {title}: 2 checks, 1 failed, 1 passed (" in seen
     assert seen.endswith(ERASE + "END")
 
 

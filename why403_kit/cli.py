@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
 from .model import Report, Target
 from .render import FORMATS, render, table, to_json, write_bundle
 from .render.progress import bars, status_line, step_progress
-from .render.text import is_terminal, use_colour
+from .render.text import faq_text, is_terminal, terminal_width, use_colour
 from .runner import Hooks, diagnose
 from .triage import TriageReport
 
@@ -101,7 +102,7 @@ def lab_banner(lab: Lab) -> str:
     """What `why403 lab` prints: where each scenario answers, both listeners, and that any key works."""
     lines = [f"lab serving scenario {lab.scenario!r} at {lab.base_url}",
              f"  other scenarios: {lab.origin}/s/<scenario>/v1   (why403 lab --list)",
-             f"  TLS listener: {lab.tls_origin}/v1 (a self-signed certificate, as an intercepting proxy presents)",
+             f"  TLS listener: {lab.tls_origin}/v1 plays tls_interception (a self-signed certificate, as an intercepting proxy presents)",
              f"  IP echo: {lab.ip_echo_url}",
              "  any key works: the lab never checks a key's value, only whether and how one is sent, e.g.",
              f"  OPENAI_API_KEY={LAB_KEY} why403 diagnose --base-url {lab.base_url}",
@@ -124,8 +125,8 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     # The scenario is the cause it plays: the verdict needs a column only where it differs.
     shown = [[name, "yes" if right == "yes" else f"NO: {verdict}", fix] for name, verdict, right, fix in rows]
     print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour()))
-    print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause. Not played: "
-          + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()))
+    print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause.")
+    print(textwrap.fill("Not played: " + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()) + ".", terminal_width()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
 
 
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a progress bar on stderr (default: when stderr is a terminal)")
     tr.set_defaults(func=_cmd_triage)
     faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
-    faq.set_defaults(func=lambda a: print("\n\n".join(f"Q: {f.q}\nA: {f.a}" for f in knowledge.load().faq)) or 0)
+    faq.set_defaults(func=lambda a: print(faq_text()) or 0)
     return p
 
 

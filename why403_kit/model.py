@@ -25,6 +25,7 @@ from .redact import redact, redact_obj
 Status = Literal["pass", "warn", "fail", "skip", "error"]
 STATUSES: tuple[str, ...] = get_args(Status)
 OPENAI_BASE = "https://api.openai.com/v1"
+PROVIDER_NAMES = {"openai": "OpenAI", "azure": "Azure OpenAI", "compatible": "OpenAI-compatible gateway"}  # Target.provider, in words
 # The shape of report.json (and of `diagnose --format json`). Bump it when a field changes meaning or goes away;
 # new optional fields do not need a bump. 0 is the unversioned shape of why403-kit 0.1 (no typed fields).
 SCHEMA_VERSION = 1
@@ -341,5 +342,5 @@ def _status(value: object) -> int | None:
     return int(value)  # type: ignore[call-overload, no-any-return]
 
 
-__all__ = ["OPENAI_BASE", "REPORT_BODY_HEAD", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
+__all__ = ["OPENAI_BASE", "PROVIDER_NAMES", "REPORT_BODY_HEAD", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
            "Verdict"]

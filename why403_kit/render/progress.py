@@ -24,9 +24,11 @@ from ..model import Finding
 from ..redact import redact
 from ..triage import Meters
 from .text import STATUS_COLOUR, is_terminal, paint
-from .words import PROBLEMS, worst_status
+from .words import worst_status
 
 ERASE = "\r\x1b[K"  # back to the start of the line, then clear it
+_DONE = {"error": "could not run", "fail": "failed", "warn": "warned", "pass": "passed", "skip": "skipped"}  # a step's line, worst first
+_MARK = {"error": "✗", "fail": "✗", "warn": "!", "skip": "·"}
 
 
 def progress_delay(default: float = 1.0) -> float:
@@ -102,10 +104,10 @@ class StepProgress:
     def on_findings(self, step: str, findings: list[Finding]) -> None:
         with self._lock:
             started = self.running.pop(step, time.perf_counter())
-            counts = {s: sum(f.status == s for f in findings) for s in PROBLEMS}
-            worst = worst_status(findings) if any(counts.values()) else "pass"
-            said = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "all passed"
-            mark = paint("✗" if worst in ("fail", "error") else "!" if worst == "warn" else "✓", STATUS_COLOUR[worst], self.colour)
+            worst = worst_status(findings) or "pass"
+            counts = {word: sum(f.status == s for f in findings) for s, word in _DONE.items()}
+            said = "all passed" if worst == "pass" and counts["skipped"] == 0 else ", ".join(f"{n} {w}" for w, n in counts.items() if n)
+            mark = paint(_MARK.get(worst, "✓"), STATUS_COLOUR.get(worst, ""), self.colour)
             checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")
             line = f"{ERASE}  {mark} {self.titles.get(step, step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
             self.done.append(line)

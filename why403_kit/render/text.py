@@ -188,6 +188,16 @@ def labelled(label: str, text: str, width: int, *, colour: bool = False, highlig
     return (paint(label.ljust(8), "bold", colour) + " " + body) if label else indent + body
 
 
+def faq_text(*, width: int | None = None) -> str:
+    """The FAQ of the knowledge base for the terminal: each question and its answer wrapped to the width."""
+    prose = min(width or terminal_width(), PROSE_WIDTH)
+    blocks = []
+    for entry in knowledge.load().faq:
+        blocks.append("\n".join([textwrap.fill(f"Q: {entry.q}", prose, subsequent_indent="   ", break_on_hyphens=False),
+                                  textwrap.fill(f"A: {entry.a}", prose, subsequent_indent="   ", break_on_hyphens=False)]))
+    return redact("\n\n".join(blocks))
+
+
 def report_text(report: Report, *, width: int | None = None, colour: bool | None = None) -> str:
     """Verdict, what decided it, the ids to quote, each fix once, then the findings grouped by step."""
     total = width or terminal_width()
@@ -217,5 +227,5 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
     return redact("\n".join(head) + "\n\n" + body)
 
 
-__all__ = ["PIPE_WIDTH", "STATUS_COLOUR", "fit_widths", "is_terminal", "labelled", "paint", "report_text", "table",
+__all__ = ["PIPE_WIDTH", "STATUS_COLOUR", "faq_text", "fit_widths", "is_terminal", "labelled", "paint", "report_text", "table",
            "terminal_width", "use_colour", "wrap_cell"]

@@ -32,7 +32,7 @@ from .. import knowledge
 from .._secret import Secret
 from ..errors import Why403Error
 from ..lab import SCENARIOS, Classroom, scenario_id, shared_lab
-from ..model import Finding, Report, Target
+from ..model import PROVIDER_NAMES, Finding, Report, Target
 from ..redact import redact
 from ..render.bundle import write_bundle
 from ..render.html import exchanges_html, findings_html, verdict_html
@@ -97,7 +97,7 @@ class Panel(widgets.VBox):
             use_lab = flag in ("1", "true", "yes") if flag else not (env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_API_KEY"))
 
         self.provider = widgets.Dropdown(
-            options=[("detect from URL", ""), ("OpenAI", "openai"), ("Azure OpenAI", "azure"), ("OpenAI-compatible gateway", "compatible")],
+            options=[("detect from URL", ""), *((name, key) for key, name in PROVIDER_NAMES.items())],
             description="Provider", layout=_wide(), style=_STYLE)
         self.base_url = _text("Base URL", env.get("OPENAI_BASE_URL", ""), "https://api.openai.com/v1")
         self.key = widgets.Password(description="API key", placeholder="paste, then press Enter (the field clears itself)",
