@@ -17,12 +17,12 @@ from ._secret import Secret
 from .classify import classify
 from .errors import ExportError, InputError
 from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
-from .model import Report, Target
+from .model import PROVIDER_NAMES, Report, Target
 from .render import FORMATS, render, table, to_json, write_bundle
 from .render.progress import bars, status_line, step_progress
 from .render.text import faq_text, is_terminal, terminal_width, use_colour
 from .runner import Hooks, diagnose
-from .triage import TriageReport
+from .triage import ENGINE_NAMES, TriageReport
 
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("diagnose", help="run the six steps live against a target")
     d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
-    d.add_argument("--provider", choices=["openai", "azure", "compatible"], help="detected from the URL when omitted")
+    d.add_argument("--provider", choices=list(PROVIDER_NAMES), help="detected from the URL when omitted")
     d.add_argument("--api-key-env", help="environment variable holding the key (default OPENAI_API_KEY)")
     d.add_argument("--api-key-prompt", action="store_true", help="ask for the key at a hidden prompt instead of reading the environment")
     d.add_argument("--org", help="OpenAI-Organization id (default $OPENAI_ORG_ID)")
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("files", nargs="+", metavar="FILE",
                     help="HAR, JSON Lines, JSON array, CSV, Parquet or log file, .gz/.zst too; a glob or a directory; '-' = stdin")
     tr.add_argument("--format", choices=FORMATS.names(TriageReport), default="table")
-    tr.add_argument("--engine", choices=["auto", "python", "duckdb", "spark"], default="auto",
+    tr.add_argument("--engine", choices=ENGINE_NAMES, default="auto",
                     help="auto: DuckDB for JSON Lines/CSV/Parquet files, the streaming reader otherwise; spark: $WHY403_SPARK_MASTER or local[*]")
     tr.add_argument("--field", action="append", metavar="NAME=PATH",
                     help="where a field sits, e.g. status=response.status, body=response.body (repeatable); or a preset: litellm, openai")
