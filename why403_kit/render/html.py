@@ -26,6 +26,14 @@ LABELS = {"responder": "answered by", "request_id": "request id", "http_status":
           "ids": "request id / cf-ray"}
 _QUIET_HEADERS = frozenset({"date", "content-length", "connection", "x-request-id", "cf-ray", "keep-alive"})
 VIEW_MIME = "application/vnd.why403.view+json"  # what a displayed view shows, for the exporter (never rendered)
+# One look for every table the views draw (findings, what the wire answered, the summary by step).
+_TD = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
+_TH = f"text-align:left;padding:3px 6px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']};white-space:nowrap"
+
+
+def _head(labels: Iterable[str]) -> str:
+    """The header cells of a table (labels are escaped)."""
+    return "".join(f'<th style="{_TH}">{html.escape(label)}</th>' for label in labels)
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
     cols = [c for c in (columns or TABLE_COLUMNS) if not (group and c == "step")]
     titles = {s.id: s.title for s in kb.steps}
     responders = {r.id: r.label for r in kb.responders.values()}
-    td = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
-    head = "".join(f'<th style="text-align:left;padding:3px 6px;background:{PALETTE["th-bg"]};border-bottom:2px solid {PALETTE["th-line"]};'
-                   f'white-space:nowrap">{html.escape(LABELS.get(c, c))}</th>' for c in cols)
+    head = _head(LABELS.get(c, c) for c in cols)
     order = [s.id for s in kb.steps]
     steps = sorted({f.step for f in items}, key=lambda s: order.index(s) if s in order else len(order)) if group else [""]
     body = []
@@ -109,7 +115,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
         for f in rows:
             cells = []
             for c in cols:
-                style = td + (";" + STATUS_STYLE.get(f.status, "") + ";white-space:nowrap" if c == "status" else "")
+                style = _TD + (";" + STATUS_STYLE.get(f.status, "") + ";white-space:nowrap" if c == "status" else "")
                 style += ";overflow-wrap:anywhere;min-width:12em" if c == "evidence" else ""
                 style += ";font-family:monospace;font-size:11px;overflow-wrap:anywhere" if c == "ids" else ""
                 style += ";white-space:nowrap" if c == "cause" else ""
@@ -129,7 +135,6 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
     if not items:
         return '<p class="why403-empty"><em>No requests were answered.</em></p>'
     base = base_url.rstrip("/")
-    td = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
     heads = ["request", "HTTP", "headers", "request id / cf-ray", "answer"]
     styles = ["white-space:nowrap", "white-space:nowrap;font-weight:bold", "font-size:11px;overflow-wrap:anywhere;min-width:12em",
               "font-family:monospace;font-size:11px;overflow-wrap:anywhere",
@@ -149,10 +154,9 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
             headers = answer = '<em style="font-family:inherit">same as above</em>'
         status = str(ex.status) if ex.status is not None else "no answer"
         cells = [f"{html.escape(ex.method)} {html.escape(path)}", status, headers, ids, answer]
-        rows.append("<tr>" + "".join(f'<td data-label="{h}" style="{td};{st}">{c}</td>' for h, st, c in zip(heads, styles, cells, strict=True))
+        rows.append("<tr>" + "".join(f'<td data-label="{h}" style="{_TD};{st}">{c}</td>' for h, st, c in zip(heads, styles, cells, strict=True))
                     + "</tr>")
-    head = "".join(f'<th style="text-align:left;padding:3px 6px;background:{PALETTE["th-bg"]};border-bottom:2px solid {PALETTE["th-line"]}">'
-                   f"{h}</th>" for h in heads)
+    head = _head(heads)
     return redact(f'<table class="why403-table why403-exchanges" style="border-collapse:collapse;font-size:12.5px;width:100%">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -160,7 +164,6 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
 def summary_html(report: Report) -> str:
     """One line per step: its result in words and the checks that did not pass (the tables above hold the evidence)."""
     kb = knowledge.load()
-    td = f"text-align:left;vertical-align:top;padding:3px 8px;border-bottom:1px solid {PALETTE['line']}"
     rows = []
     for step in kb.steps:
         found = [f for f in report.findings if f.step == step.id]
@@ -168,11 +171,10 @@ def summary_html(report: Report) -> str:
             continue
         worst = worst_status(found)
         problems = ", ".join(html.escape(f.check) for f in found if f.status in PROBLEMS)
-        rows.append(f'<tr data-status="{worst}"><td style="{td};white-space:nowrap" data-label="step">{html.escape(step.title)}</td>'
-                    f'<td style="{td};{STATUS_STYLE.get(worst, "")}" data-label="result">{html.escape(status_words(found))}</td>'
-                    f'<td style="{td}" data-label="did not pass">{problems}</td></tr>')
-    head = "".join(f'<th style="text-align:left;padding:3px 8px;background:{PALETTE["th-bg"]};border-bottom:2px solid {PALETTE["th-line"]}">'
-                   f"{h}</th>" for h in ("step", "result", "did not pass"))
+        rows.append(f'<tr data-status="{worst}"><td style="{_TD};white-space:nowrap" data-label="step">{html.escape(step.title)}</td>'
+                    f'<td style="{_TD};{STATUS_STYLE.get(worst, "")}" data-label="result">{html.escape(status_words(found))}</td>'
+                    f'<td style="{_TD}" data-label="did not pass">{problems}</td></tr>')
+    head = _head(("step", "result", "did not pass"))
     return redact(f'<table class="why403-table why403-summary" style="border-collapse:collapse;font-size:13px;width:100%">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
