@@ -65,15 +65,15 @@ def _ids_cell(f: Finding) -> str:
     return "<br>".join(parts)
 
 
-def _cell(f: Finding, column: str, titles: Mapping[str, str], responders: Mapping[str, str]) -> str:
+def _cell(f: Finding, column: str, kb: knowledge.Knowledge) -> str:
     if column == "status":
         return html.escape(f.status)
     if column == "step":
-        return html.escape(titles.get(f.step, f.step))
+        return html.escape(kb.step_title(f.step))
     if column == "cause":
         return f'<code class="why403-id">{html.escape(f.cause)}</code>' if f.cause else ""
     if column == "responder":
-        return html.escape(responders.get(f.responder, f.responder))
+        return html.escape(kb.responders[f.responder].label if f.responder in kb.responders else f.responder)
     if column == "ids":
         return _ids_cell(f)
     value = getattr(f, column, "")
@@ -100,8 +100,6 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
         return '<p class="why403-empty"><em>No findings yet.</em></p>'
     kb = knowledge.load()
     cols = [c for c in (columns or TABLE_COLUMNS) if not (group and c == "step")]
-    titles = {s.id: s.title for s in kb.steps}
-    responders = {r.id: r.label for r in kb.responders.values()}
     head = _head(LABELS.get(c, c) for c in cols)
     order = [s.id for s in kb.steps]
     steps = sorted({f.step for f in items}, key=lambda s: order.index(s) if s in order else len(order)) if group else [""]
@@ -110,7 +108,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
         rows = [f for f in items if f.step == step] if group else items
         if group:
             body.append(f'<tr class="why403-group"><th colspan="{len(cols)}" style="text-align:left;padding:6px 6px 2px;'
-                        f'border-bottom:1px solid {PALETTE["th-line"]}">{html.escape(titles.get(step, step))}'
+                        f'border-bottom:1px solid {PALETTE["th-line"]}">{html.escape(kb.step_title(step))}'
                         f' <span style="font-weight:normal;color:{PALETTE["muted"]}">· {html.escape(status_words(rows))}</span></th></tr>')
         for f in rows:
             cells = []
@@ -120,7 +118,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
                 style += ";font-family:monospace;font-size:11px;overflow-wrap:anywhere" if c == "ids" else ""
                 style += ";white-space:nowrap" if c == "cause" else ""
                 cells.append(f'<td class="why403-col-{c}" data-label="{html.escape(LABELS.get(c, c))}" style="{style}">'
-                             f"{_cell(f, c, titles, responders)}</td>")
+                             f"{_cell(f, c, kb)}</td>")
             body.append(f'<tr data-status="{f.status}">{"".join(cells)}</tr>')
     table = (f'<table class="why403-table why403-findings-table" style="border-collapse:collapse;font-size:12.5px;line-height:1.35;width:100%">'
              f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")

@@ -77,7 +77,7 @@ class StepProgress:
     def __init__(self, stream: TextIO, *, delay: float | None = None, colour: bool = False) -> None:
         self.line = TerminalLine(stream, delay=delay)
         self.colour = colour
-        self.titles = {s.id: s.title for s in knowledge.load().steps}
+        self.title = knowledge.load().step_title
         self.running: dict[str, float] = {}
         self.done: list[str] = []
         self._lock = threading.Lock()
@@ -86,7 +86,7 @@ class StepProgress:
         self._timer.start()
 
     def _status(self) -> str:
-        names = ", ".join(self.titles.get(s, s) for s in self.running)
+        names = ", ".join(self.title(s) for s in self.running)
         return f"{ERASE}  running: {names} …" if names else ERASE
 
     def _show(self) -> None:
@@ -109,7 +109,7 @@ class StepProgress:
             said = "all passed" if worst == "pass" and counts["skipped"] == 0 else ", ".join(f"{n} {w}" for w, n in counts.items() if n)
             mark = paint(_MARK.get(worst, "✓"), STATUS_COLOUR.get(worst, ""), self.colour)
             checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")
-            line = f"{ERASE}  {mark} {self.titles.get(step, step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
+            line = f"{ERASE}  {mark} {self.title(step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
             self.done.append(line)
             if self.line.shown:
                 self.line.write(line + self._status())

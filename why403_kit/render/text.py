@@ -204,7 +204,7 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
     prose = min(total, PROSE_WIDTH)
     paint_on = use_colour() if colour is None else colour
     v = report.verdict
-    titles = {s.id: s.title for s in knowledge.load().steps}
+    kb = knowledge.load()
     verdict_style = "green" if v.cause == "ok" else "bold-red"
     head = [labelled("VERDICT", f"{v.cause}: {v.title or v.summary} (confidence {v.confidence:.0%})", prose, colour=paint_on,
                      highlight=(v.cause, verdict_style))]
@@ -223,7 +223,7 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
             evidence += "\n" + ids
         rows.append([f.check, f.status, f.cause, evidence])
     body = table(rows, ["check", "status", "cause", "evidence"], width=total, colour=paint_on,
-                 headings=[titles.get(f.step, f.step) for f in report.findings])
+                 headings=[kb.step_title(f.step) for f in report.findings])
     return redact("\n".join(head) + "\n\n" + body)
 
 

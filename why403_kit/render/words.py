@@ -49,8 +49,7 @@ def decided_by(verdict: Verdict) -> str:
     if not verdict.step:
         return ""
     kb = knowledge.load()
-    title = next((s.title for s in kb.steps if s.id == verdict.step), verdict.step)
-    facts = [f"{title}: {verdict.check}"]
+    facts = [f"{kb.step_title(verdict.step)}: {verdict.check}"]
     if verdict.http_status is not None:
         facts.append(f"HTTP {verdict.http_status}")
     if verdict.responder in kb.responders:
