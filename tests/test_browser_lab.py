@@ -255,6 +255,34 @@ def _dismiss_toasts(page) -> None:  # type: ignore[no-untyped-def]
             button.click()
 
 
+def open_notebook(page, jupyter_lab: JupyterLab, notebook: str) -> str:  # type: ignore[no-untyped-def]
+    """Open ``notebook`` in the page on a kernel started for it, and wait until that kernel is idle; its id."""
+    kernel_id = jupyter_lab.start_session(notebook)
+    _accept_kernel_dialog(page)
+    page.goto(f"{jupyter_lab.url}/lab/tree/{notebook}?token={jupyter_lab.token}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="visible", timeout=KERNEL_IDLE_MS)
+    jupyter_lab.wait_kernel_idle(kernel_id, KERNEL_IDLE_MS / 1000, lambda: page.wait_for_timeout(250))
+    page.locator('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=KERNEL_IDLE_MS)
+    return kernel_id
+
+
+def run_all_cells(page, shown: str) -> Any:  # type: ignore[no-untyped-def]
+    """Run > Run All Cells as a user does; wait for the widget ``shown`` (a CSS selector), then for every cell to finish
+    (each code cell numbered, no widget error). Returns the widget's locator."""
+    from playwright.sync_api import expect
+
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$"))).click()
+    widget = page.locator(shown)
+    widget.wait_for(state="visible", timeout=PANEL_MS)
+    prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
+    expect(prompts.filter(has_text="[*]")).to_have_count(0, timeout=PANEL_MS)
+    texts = [t.strip() for t in prompts.all_text_contents()]
+    assert texts and all(re.fullmatch(r"\[\d+\]:", t) for t in texts), f"cells left unexecuted: {texts}"
+    expect(page.locator(".jp-OutputArea", has_text="Error displaying widget")).to_have_count(0)
+    return widget
+
+
 @pytest.mark.timeout(600)  # the bounded waits below add up to more than the suite's default 300 s in the worst case
 def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
     if not CHROMIUM.exists():
@@ -287,29 +315,14 @@ def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
             page.on("websocket", lambda ws: None if _is_loopback(ws.url) else external.append(ws.url))
             page.set_default_timeout(60_000)
             try:
-                kernel_id = jupyter_lab.start_session(NOTEBOOK)
-                _accept_kernel_dialog(page)
-                page.goto(f"{jupyter_lab.url}/lab/tree/{NOTEBOOK}?token={jupyter_lab.token}")
-                page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="visible", timeout=KERNEL_IDLE_MS)
-                jupyter_lab.wait_kernel_idle(kernel_id, KERNEL_IDLE_MS / 1000, lambda: page.wait_for_timeout(250))
-                page.locator('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=KERNEL_IDLE_MS)
+                kernel_id = open_notebook(page, jupyter_lab, NOTEBOOK)
                 expect(page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"\| Idle"))).to_be_visible(timeout=KERNEL_IDLE_MS)
                 sessions = jupyter_lab.sessions()
                 assert [s["kernel"]["id"] for s in sessions] == [kernel_id], f"the page did not attach to the started kernel: {sessions}"
                 _dismiss_toasts(page)
 
-                # Run > Run All Cells
-                page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-                page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$"))).click()
-
-                panel = page.locator(".why403-panel")
-                panel.wait_for(state="visible", timeout=PANEL_MS)
-                # let every cell finish (the notebook's own run cells included) before touching the panel
-                prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
-                expect(prompts.filter(has_text="[*]")).to_have_count(0, timeout=PANEL_MS)
-                texts = [t.strip() for t in prompts.all_text_contents()]
-                assert texts and all(re.fullmatch(r"\[\d+\]:", t) for t in texts), f"cells left unexecuted: {texts}"
-                expect(page.locator(".jp-OutputArea", has_text="Error displaying widget")).to_have_count(0)
+                # Run > Run All Cells; every cell finishes (the notebook's own run cells included) before the panel is touched
+                panel = run_all_cells(page, ".why403-panel")
                 verdict = panel.locator(".why403-verdict")
                 expect(verdict).to_be_attached()  # may be empty (zero height) until a run
                 expect(verdict).not_to_contain_text(SCENARIO)  # nothing stale: the verdict must come from this run

@@ -19,13 +19,13 @@ from tests.test_browser_lab import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    KERNEL_IDLE_MS,
     NOTEBOOKS,
     PANEL_MS,
     JupyterLab,
-    _accept_kernel_dialog,
     _dismiss_toasts,
     _is_loopback,
+    open_notebook,
+    run_all_cells,
 )
 from tests.test_classroom import named_causes, provider_says
 from why403_kit import knowledge
@@ -91,23 +91,11 @@ def test_training_notebook_answers_nothing_until_a_trainee_does(jupyter_lab: Jup
             page = context.new_page()
             page.set_default_timeout(60_000)
             try:
-                kernel_id = jupyter_lab.start_session(NOTEBOOK)
-                _accept_kernel_dialog(page)
-                page.goto(f"{jupyter_lab.url}/lab/tree/{NOTEBOOK}?token={jupyter_lab.token}")
-                page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="visible", timeout=KERNEL_IDLE_MS)
-                jupyter_lab.wait_kernel_idle(kernel_id, KERNEL_IDLE_MS / 1000, lambda: page.wait_for_timeout(250))
-                page.locator('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=KERNEL_IDLE_MS)
+                open_notebook(page, jupyter_lab, NOTEBOOK)
                 _dismiss_toasts(page)
 
                 # The trainer: Run > Run All Cells, then every cell finished
-                page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-                page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$"))).click()
-                board = page.locator(".why403-training")
-                board.wait_for(state="visible", timeout=PANEL_MS)
-                prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
-                expect(prompts.filter(has_text="[*]")).to_have_count(0, timeout=PANEL_MS)
-                assert all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in prompts.all_text_contents())
-                expect(page.locator(".jp-OutputArea", has_text="Error displaying widget")).to_have_count(0)
+                board = run_all_cells(page, ".why403-training")
 
                 expect(board.locator(".why403-mystery")).to_contain_text("Mystery #1")
                 expect(board.locator(".why403-mystery")).to_contain_text("Any key works")

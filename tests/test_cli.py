@@ -3,17 +3,11 @@ terminal, messages that name what the user gave, the notebooks command, and a st
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +15,7 @@ import pytest
 from why403_kit import Lab, knowledge
 from why403_kit.lab import SCENARIOS
 
+from ._terminal import on_terminal
 from .conftest import CANARY
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -41,30 +36,7 @@ def _cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess
 
 def _on_terminal(args: list[str], *, stdout_tty: bool, stderr_tty: bool, cols: int = 100, **env: str) -> tuple[int, str, str]:
     """Run the CLI with stdout and/or stderr on a pseudo-terminal of ``cols`` columns; return (code, stdout, stderr)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    piped: list[tuple[bytes, bytes]] = []
-    with subprocess.Popen([sys.executable, "-m", "why403_kit", *args], stdin=subprocess.DEVNULL,
-                          stdout=slave if stdout_tty else subprocess.PIPE, stderr=slave if stderr_tty else subprocess.PIPE,
-                          env=_env(**env)) as proc:
-        os.close(slave)
-        reader = threading.Thread(target=lambda: piped.append(proc.communicate(timeout=120)))  # the piped stream, meanwhile
-        reader.start()
-        seen = b""
-        while True:
-            ready, _, _ = select.select([master], [], [], 120)
-            try:
-                chunk = os.read(master, 65536) if ready else b""
-            except OSError:  # EIO: every writer of the terminal is gone
-                chunk = b""
-            if not chunk:
-                break
-            seen += chunk
-        os.close(master)
-        reader.join(timeout=120)
-    out, err = (x.decode() if x else "" for x in piped[0])
-    tty = seen.decode(errors="replace").replace("\r\n", "\n")
-    return proc.returncode, tty if stdout_tty else out, tty if stderr_tty else err
+    return on_terminal(args, stdout_tty=stdout_tty, stderr_tty=stderr_tty, cols=cols, env=_env(**env))
 
 
 # ---- start-up ------------------------------------------------------------------------------------------------

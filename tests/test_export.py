@@ -20,6 +20,7 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 from nbconvert.exporters import get_exporter
 
+from tests._terminal import on_terminal
 from tests.conftest import CANARY
 from why403_kit import Lab, Secret, Target, diagnose, knowledge, write_bundle
 from why403_kit.cli import main
@@ -302,35 +303,8 @@ def test_runbook_reads_as_a_page_verdict_then_contents_no_notebook_talk_no_repea
 
 def test_cli_export_shows_progress_on_a_terminal_and_no_kernel_warning(tmp_path: Path) -> None:
     """stderr is a terminal (a pty): a status line tells what the export does; the kernel's TCP warning never shows."""
-    import os
-    import pty
-    import select
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "why403_kit", "export", "runbook", "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=slave, text=True)
-    os.close(slave)
-    seen = b""
-    try:
-        while True:  # read the terminal until the process closes it (EOF/EIO), bounded by select's timeout
-            ready, _, _ = select.select([master], [], [], 240)
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        out, _ = proc.communicate(timeout=240)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, seen.decode(errors="replace")
-    shown = seen.decode(errors="replace")
+    code, out, shown = on_terminal(["export", "runbook", "--out", str(tmp_path)], stdout_tty=False, stderr_tty=True, timeout=240)
+    assert code == 0, shown
     assert re.search(r"why403: running 02_runbook\.ipynb: cell \d+ of \d+", shown), shown
     assert shown.endswith("\x1b[K")  # the status line is erased at the end
     assert "without encryption" not in shown and "WARNING" not in shown

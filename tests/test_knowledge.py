@@ -106,3 +106,9 @@ def test_a_registry_that_disagrees_with_steps_toml_stops_the_import() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.stdout.strip() == "refused: steps.toml: step(s) 'dns' have no probe in why403_kit.probes.REGISTRY", proc.stderr
+
+
+def test_a_step_title_for_the_views_and_an_unknown_step_keeps_its_id() -> None:
+    kb = knowledge.load()
+    assert [kb.step_title(s.id) for s in kb.steps] == [s.title for s in kb.steps]
+    assert kb.step_title("a-step-from-a-newer-report") == "a-step-from-a-newer-report"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,18 @@ def test_round_trip_keeps_every_field(edge_report: Report) -> None:
     assert again.to_dict() == data
     assert again.findings == edge_report.findings and again.verdict == edge_report.verdict
     assert [e.request_id for e in again.exchanges] == [e.request_id for e in edge_report.exchanges]
+
+
+def test_a_saved_report_loads_from_its_file_or_its_dict(edge_report: Report, tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(edge_report.to_dict()), encoding="utf-8")
+    assert Report.load(path).verdict == edge_report.verdict == Report.load(edge_report.to_dict()).verdict
+    (tmp_path / "page.json").write_text("<html>not json</html>", encoding="utf-8")
+    (tmp_path / "other.json").write_text('{"name": "package.json"}', encoding="utf-8")
+    for bad, message in ((tmp_path / "missing.json", "cannot read report"), (tmp_path / "page.json", "is not JSON"),
+                         (tmp_path / "other.json", "not a why403 report"), ([1, 2], "not a why403 report")):
+        with pytest.raises(InputError, match=message):
+            Report.load(bad)  # type: ignore[arg-type]
 
 
 def test_every_finding_carries_the_answer_as_fields(edge_report: Report) -> None:

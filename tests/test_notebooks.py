@@ -157,4 +157,4 @@ def test_triage_notebook_shows_the_table_and_the_plot(workdir: Path) -> None:
     tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert tables and "invalid_api_key" in tables[0] and "signatures" in tables[0]  # the per-cause table
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the causes-over-time plot
-    assert any("refusal(s)" in o.get("text", "") and "engine duckdb" in o.get("text", "") for o in outputs)
+    assert any(" refusal" in o.get("text", "") and "engine duckdb" in o.get("text", "") for o in outputs)

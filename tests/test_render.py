@@ -58,7 +58,7 @@ def test_every_format_names_the_verdict_and_hides_the_key(report: Report, fmt: s
 
 def test_markdown_shows_who_answered_and_what_decided(report: Report) -> None:
     text = render(report, "markdown")
-    assert "Decided by step credentials, check live GET /models; HTTP 403; answered by edge" in text
+    assert "Decided by 1. Credentials: live GET /models; HTTP 403; answered by a CDN / WAF edge" in text  # the words of the terminal and HTML views
     assert "| answered by |" in text and "| req_lab" in text
 
 

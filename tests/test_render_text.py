@@ -12,7 +12,7 @@ from why403_kit import Lab, Report, Secret, diagnose, knowledge
 from why403_kit.model import Finding
 from why403_kit.render import render, write_bundle
 from why403_kit.render.markdown import cell, report_markdown
-from why403_kit.render.text import fit_widths, report_text, table, wrap_cell
+from why403_kit.render.text import faq_text, fit_widths, report_text, table, wrap_cell
 
 from .conftest import CANARY
 
@@ -121,3 +121,12 @@ def test_every_format_hides_a_key_even_when_wrapped(lab: Lab) -> None:
         assert CANARY not in text and CANARY[8:30] not in "".join(text.split())
     for fmt in ("json", "markdown"):
         assert CANARY[8:30] not in render(report, fmt)
+
+
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_the_faq_wraps_to_the_width_and_keeps_every_word(width: int) -> None:
+    text = faq_text(width=width)
+    assert max(len(line) for line in text.splitlines()) <= max(width, max(len(w) + 3 for w in text.split()))
+    faq = knowledge.load().faq
+    assert squeeze(text) == squeeze(*(f"Q: {e.q}A: {e.a}" for e in faq))  # every word, in order, nothing cut
+    assert text.count("\nQ: ") == len(faq) - 1

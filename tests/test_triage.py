@@ -236,12 +236,12 @@ def test_cli_exit_codes_and_formats(tmp_path: Path) -> None:
     har = tmp_path / "s.har"
     har.write_text(json.dumps(HAR))
     proc = _cli(str(har))
-    assert proc.returncode == 1 and "invalid_api_key" in proc.stdout and "4 refusal(s)" in proc.stdout
+    assert proc.returncode == 1 and "invalid_api_key" in proc.stdout and "4 refusals" in proc.stdout
     data = json.loads(_cli(str(har), "--format", "json").stdout)
     assert data["refusals"] == 4 and data["groups"][0]["cause"] == "invalid_api_key"
     assert _cli(str(har), "--format", "markdown").stdout.startswith("# Triage")
     healthy = _cli("-", stdin='{"status": 200, "body": ""}\nworker ready\n')
-    assert healthy.returncode == 0 and "0 refusal(s), 1 ok" in healthy.stdout
+    assert healthy.returncode == 0 and "0 refusals, 1 ok" in healthy.stdout
     missing = _cli(str(tmp_path / "nope.har"))
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
 

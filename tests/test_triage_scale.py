@@ -6,11 +6,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from why403_kit.render import render, triage_plot
 from why403_kit.triage import FieldMap, TriageReport, sample, triage, triage_files
 from why403_kit.triage._readers import event_from_line
 
+from ._terminal import on_terminal
 from .conftest import CANARY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,31 +220,11 @@ def test_plot_json_shape_and_callable_package(tmp_path: Path, generated: Path) -
 
 def test_progress_on_a_terminal_only(generated: Path, tmp_path: Path) -> None:
     env = {**os.environ, "WHY403_PROGRESS_DELAY": "0", "COLUMNS": "100"}
-    for engine in ("python", "duckdb"):
-        master, slave = pty.openpty()  # stderr is a terminal (of no reported size, like some CI consoles); stdout a file
-        out_path = tmp_path / f"{engine}.json"
-        with out_path.open("wb") as out_file:
-            proc = subprocess.Popen([sys.executable, "-m", "why403_kit", "triage", str(generated), "--engine", engine, "--format", "json"],
-                                    stdout=out_file, stderr=slave, cwd=ROOT, env=env)
-        os.close(slave)
-        seen = b""
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1.0)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            elif proc.poll() is not None:
-                break
-        proc.wait(timeout=120)
-        os.close(master)
-        assert proc.returncode == 1 and json.loads(out_path.read_text())["refusals"] > 0, engine  # stdout holds only the report
-        assert b"triage" in seen and (b"%" in seen or b"B/s" in seen or b"it/s" in seen), (engine, seen[-300:])
+    for engine in ("python", "duckdb"):  # stderr a terminal of no reported size (like some CI consoles), stdout piped
+        code, out, seen = on_terminal(["triage", str(generated), "--engine", engine, "--format", "json"], stdout_tty=False,
+                                      stderr_tty=True, env=env, cwd=ROOT)
+        assert code == 1 and json.loads(out)["refusals"] > 0, engine  # stdout holds only the report
+        assert "triage" in seen and ("%" in seen or "B/s" in seen or "it/s" in seen), (engine, seen[-300:])
     quiet = _cli(str(generated), "--engine", "python", env={"WHY403_PROGRESS_DELAY": "0"})
     assert quiet.stderr == ""  # not a terminal: no bar
 

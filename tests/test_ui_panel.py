@@ -108,6 +108,19 @@ def test_key_from_named_environment_variable(monkeypatch: pytest.MonkeyPatch) ->
     assert CANARY not in _state_dump() + panel.findings.value
 
 
+def test_an_empty_named_variable_is_reported_by_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_TEAM_KEY", "")
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)  # the default variable holds a key: it must not be read instead
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("ok")
+    panel.key_env.value = "MY_TEAM_KEY"
+    click(panel.step_buttons["credentials"])
+    report = panel.wait()
+    assert report is not None and report.verdict.cause == "missing_api_key"
+    assert "MY_TEAM_KEY is empty or unset" in panel.findings.value
+    assert "Set MY_TEAM_KEY" in report.verdict.fix and "OPENAI_API_KEY" not in report.verdict.fix + panel.verdict.value
+
+
 def test_an_input_error_clears_the_previous_verdict_and_findings() -> None:
     panel = Panel(use_lab=False)
     panel.base_url.value = shared_lab().url("quota_exceeded")

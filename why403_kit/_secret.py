@@ -27,36 +27,21 @@ from ._keys import MIN_SECRET, KeyForms, derived_forms, key_prefix
 _LOCK = threading.Lock()
 _REGISTRY: dict[str, KeyForms] = {}  # value -> its forms; never shrinks (see the module docstring)
 _URL = re.compile(r"(?i)\s*https?://\S*\s*\Z")
-_generation = 0  # bumped on every new value, so the masking pass knows when to rebuild what it caches
 
 
 def register(value: str) -> None:
     """Mask ``value`` and its derived forms from now on, for the life of the process (idempotent)."""
-    global _generation
     if not isinstance(value, str) or len(value) < MIN_SECRET or value in _REGISTRY or _URL.match(value):
         return
     forms = derived_forms(value)  # outside the lock: a few dozen encodings
     with _LOCK:
-        if value not in _REGISTRY:
-            _REGISTRY[value] = forms
-            _generation += 1
-
-
-def registry_generation() -> int:
-    """A number that changes whenever a value is registered."""
-    return _generation
+        _REGISTRY.setdefault(value, forms)
 
 
 def live_forms() -> tuple[KeyForms, ...]:
     """The forms of every registered value (a snapshot)."""
     with _LOCK:
         return tuple(_REGISTRY.values())
-
-
-def live_values() -> list[str]:
-    """Every registered value, longest first."""
-    with _LOCK:
-        return sorted(_REGISTRY, key=len, reverse=True)
 
 
 class Secret:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,11 +17,12 @@ from ._secret import Secret
 from .classify import classify
 from .errors import ExportError, InputError
 from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
-from .model import Report, Target
+from .model import PROVIDER_NAMES, Report, Target
 from .render import FORMATS, render, table, to_json, write_bundle
-from .render.text import StepProgress, use_colour
+from .render.progress import bars, status_line, step_progress
+from .render.text import faq_text, is_terminal, terminal_width, use_colour
 from .runner import Hooks, diagnose
-from .triage import TriageReport
+from .triage import ENGINE_NAMES, TriageReport
 
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
@@ -45,7 +47,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 
         target.api_key = Secret(getpass.getpass("API key (hidden): "))
         target.key_env = ""
-    progress = StepProgress(sys.stderr, colour=use_colour(sys.stderr)) if _is_tty(sys.stderr) else None
+    progress = step_progress(sys.stderr, colour=use_colour(sys.stderr))  # a line per step on a terminal; nothing in a pipe
     try:
         report = diagnose(target, hooks=Hooks(progress.on_step_start, progress.on_findings) if progress else None)
     finally:
@@ -100,7 +102,7 @@ def lab_banner(lab: Lab) -> str:
     """What `why403 lab` prints: where each scenario answers, both listeners, and that any key works."""
     lines = [f"lab serving scenario {lab.scenario!r} at {lab.base_url}",
              f"  other scenarios: {lab.origin}/s/<scenario>/v1   (why403 lab --list)",
-             f"  TLS listener: {lab.tls_origin}/v1 (a self-signed certificate, as an intercepting proxy presents)",
+             f"  TLS listener: {lab.tls_origin}/v1 plays tls_interception (a self-signed certificate, as an intercepting proxy presents)",
              f"  IP echo: {lab.ip_echo_url}",
              "  any key works: the lab never checks a key's value, only whether and how one is sent, e.g.",
              f"  OPENAI_API_KEY={LAB_KEY} why403 diagnose --base-url {lab.base_url}",
@@ -123,8 +125,8 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     # The scenario is the cause it plays: the verdict needs a column only where it differs.
     shown = [[name, "yes" if right == "yes" else f"NO: {verdict}", fix] for name, verdict, right, fix in rows]
     print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour()))
-    print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause. Not played: "
-          + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()))
+    print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause.")
+    print(textwrap.fill("Not played: " + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()) + ".", terminal_width()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
 
 
@@ -139,9 +141,8 @@ def _cmd_notebooks(a: argparse.Namespace) -> int:
 def _cmd_export(a: argparse.Namespace) -> int:
     """Write the runbook or the FAQ as one self-contained HTML page and print its path."""
     from .export import export_faq, export_runbook
-    from .export.progress import terminal_progress
 
-    progress = terminal_progress(sys.stderr)  # a status line on a terminal; nothing in a pipe or a log
+    progress = status_line(sys.stderr)  # a status line on a terminal; nothing in a pipe or a log
     try:
         if a.document == "faq":
             if a.report or a.notebook:
@@ -170,7 +171,7 @@ def _cmd_triage(a: argparse.Namespace) -> int:
         raise InputError(f"--plot: {Path(a.plot).parent} is not a directory")
     fields = FieldMap.parse(a.field or [], a.fields_file)
     report = triage_files(a.files, stdin=sys.stdin.buffer, engine=a.engine, fields=fields, max_events=a.max_events,
-                          per_event=a.per_event, progress=a.progress)
+                          per_event=a.per_event, progress=bars(sys.stderr, force=a.progress))
     print(render(report, a.format))
     if a.plot:
         from .render import triage_plot
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("diagnose", help="run the six steps live against a target")
     d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
-    d.add_argument("--provider", choices=["openai", "azure", "compatible"], help="detected from the URL when omitted")
+    d.add_argument("--provider", choices=list(PROVIDER_NAMES), help="detected from the URL when omitted")
     d.add_argument("--api-key-env", help="environment variable holding the key (default OPENAI_API_KEY)")
     d.add_argument("--api-key-prompt", action="store_true", help="ask for the key at a hidden prompt instead of reading the environment")
     d.add_argument("--org", help="OpenAI-Organization id (default $OPENAI_ORG_ID)")
@@ -231,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("files", nargs="+", metavar="FILE",
                     help="HAR, JSON Lines, JSON array, CSV, Parquet or log file, .gz/.zst too; a glob or a directory; '-' = stdin")
     tr.add_argument("--format", choices=FORMATS.names(TriageReport), default="table")
-    tr.add_argument("--engine", choices=["auto", "python", "duckdb", "spark"], default="auto",
+    tr.add_argument("--engine", choices=ENGINE_NAMES, default="auto",
                     help="auto: DuckDB for JSON Lines/CSV/Parquet files, the streaming reader otherwise; spark: $WHY403_SPARK_MASTER or local[*]")
     tr.add_argument("--field", action="append", metavar="NAME=PATH",
                     help="where a field sits, e.g. status=response.status, body=response.body (repeatable); or a preset: litellm, openai")
@@ -243,15 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a progress bar on stderr (default: when stderr is a terminal)")
     tr.set_defaults(func=_cmd_triage)
     faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
-    faq.set_defaults(func=lambda a: print("\n\n".join(f"Q: {f.q}\nA: {f.a}" for f in knowledge.load().faq)) or 0)
+    faq.set_defaults(func=lambda a: print(faq_text()) or 0)
     return p
-
-
-def _is_tty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, OSError, ValueError):
-        return False
 
 
 def _prepare_streams() -> None:
@@ -263,7 +257,7 @@ def _prepare_streams() -> None:
         if not isinstance(stream, io.TextIOWrapper):  # replaced (pytest's capture, Jupyter): leave it alone
             continue
         with contextlib.suppress(OSError, ValueError):
-            if _is_tty(stream):
+            if is_terminal(stream):
                 stream.reconfigure(errors="replace")
             else:
                 stream.reconfigure(encoding="utf-8", errors="replace")

@@ -10,9 +10,11 @@ serialized or cut.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -23,6 +25,7 @@ from .redact import redact, redact_obj
 Status = Literal["pass", "warn", "fail", "skip", "error"]
 STATUSES: tuple[str, ...] = get_args(Status)
 OPENAI_BASE = "https://api.openai.com/v1"
+PROVIDER_NAMES = {"openai": "OpenAI", "azure": "Azure OpenAI", "compatible": "OpenAI-compatible gateway"}  # Target.provider, in words
 # The shape of report.json (and of `diagnose --format json`). Bump it when a field changes meaning or goes away;
 # new optional fields do not need a bump. 0 is the unversioned shape of why403-kit 0.1 (no typed fields).
 SCHEMA_VERSION = 1
@@ -271,6 +274,24 @@ class Report:
             raise InputError(f"not a why403 report: {err}") from None
         return cls(target, findings, verdict, exchanges, _text(data, "started_utc"), _number(data, "elapsed_ms"))
 
+    @classmethod
+    def load(cls, source: str | Path | Mapping[str, Any]) -> Report:
+        """A saved report: the path of its ``report.json`` (``why403 diagnose --out``) or that file's content as a dict.
+
+        Anything else (a missing file, not JSON, another JSON document) raises :class:`InputError`.
+        """
+        data: Any = source
+        if isinstance(source, (str, os.PathLike)):
+            try:
+                data = json.loads(Path(source).read_text(encoding="utf-8"))
+            except OSError as err:
+                raise InputError(f"cannot read report {source}: {err.strerror}") from None
+            except ValueError as err:
+                raise InputError(f"cannot read report {source}: it is not JSON ({err})") from None
+        if not isinstance(data, Mapping) or not isinstance(data.get("verdict"), Mapping) or not isinstance(data.get("findings"), list):
+            raise InputError("not a why403 report: expected the report.json written by 'why403 diagnose --out'")
+        return cls.from_dict(data)
+
     def to_frame(self) -> Any:
         """The findings as a pandas DataFrame, one column per field (pandas is imported only here)."""
         import pandas as pd
@@ -321,5 +342,5 @@ def _status(value: object) -> int | None:
     return int(value)  # type: ignore[call-overload, no-any-return]
 
 
-__all__ = ["OPENAI_BASE", "REPORT_BODY_HEAD", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
+__all__ = ["OPENAI_BASE", "PROVIDER_NAMES", "REPORT_BODY_HEAD", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
            "Verdict"]

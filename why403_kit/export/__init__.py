@@ -13,13 +13,12 @@ from .documents import (
     export_faq,
     export_runbook,
     faq_notebook,
-    load_report,
 )
 from .exporter import ReportPreprocessor, Why403Exporter
 from .scrub import REPORT_MIME, ScrubPreprocessor, safe_redact, scrub_notebook, secret_values
 
 __all__ = [
     "REPORT_MIME", "ReportPreprocessor", "ScrubPreprocessor", "Why403Exporter", "default_notebook",
-    "emit_report", "execute_notebook", "export_faq", "export_runbook", "faq_notebook", "load_report", "safe_redact",
+    "emit_report", "execute_notebook", "export_faq", "export_runbook", "faq_notebook", "safe_redact",
     "scrub_notebook", "secret_values",
 ]

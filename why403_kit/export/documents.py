@@ -6,7 +6,6 @@ Called by ``why403 export`` and by the panel's export button; both return the pa
 from __future__ import annotations
 
 import html
-import json
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -44,24 +43,6 @@ def emit_report(namespace: Mapping[str, Any]) -> None:
 def default_notebook(name: str = RUNBOOK) -> Path:
     """The notebook shipped with the package (the source checkout's ``notebooks/`` in an editable install)."""
     return notebook_path(name)
-
-
-def load_report(report: Report | Mapping[str, Any] | str | Path) -> Report:
-    """A Report from an object, a report.json dict or a path to report.json (bad input raises InputError)."""
-    if isinstance(report, Report):
-        return report
-    if isinstance(report, Mapping):
-        data: Any = dict(report)
-    else:
-        try:
-            data = json.loads(Path(report).read_text(encoding="utf-8"))
-        except OSError as err:
-            raise InputError(f"cannot read report {report}: {err.strerror}") from None
-        except ValueError as err:
-            raise InputError(f"report {report} is not JSON: {err}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("verdict"), dict) or not isinstance(data.get("findings"), list):
-        raise InputError("not a why403 report: expected the report.json written by 'why403 diagnose --out'")
-    return Report.from_dict(data)
 
 
 def _inject(nb: NotebookNode, params: Mapping[str, Any]) -> None:
@@ -139,7 +120,7 @@ def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str
         raise InputError(f"notebook {nb_path} not found")
     if scenario_id(scenario) not in SCENARIOS:
         raise InputError(f"unknown lab scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
-    rep = load_report(report) if report is not None else None
+    rep = (report if isinstance(report, Report) else Report.load(report)) if report is not None else None
     params: dict[str, Any] = {"use_lab": True, "lab_scenario": scenario_id(scenario)}
     resources: dict[str, Any] = {"metadata": {"name": "runbook", "path": str(nb_path.parent)}, "why403_kind": "runbook"}
     with tempfile.TemporaryDirectory(prefix="why403-export-") as tmp:
@@ -202,4 +183,4 @@ def export_faq(out_dir: str | Path, *, filename: str = "faq.html", progress: Pro
 
 
 __all__ = ["Progress", "default_notebook", "emit_report", "execute_notebook", "export_faq", "export_runbook",
-           "faq_notebook", "load_report"]
+           "faq_notebook"]

@@ -143,6 +143,11 @@ class Knowledge:
     def step(self, step_id: str) -> Step:
         return _strict({s.id: s for s in self.steps}, step_id, "steps.toml", "step")
 
+    def step_title(self, step_id: str) -> str:
+        """What the views call a step ('1. Credentials'); a step this knowledge base does not know (a report saved by
+        another version) keeps its id."""
+        return next((s.title for s in self.steps if s.id == step_id), step_id)
+
     def responder(self, responder_id: str) -> Responder:
         return _strict(self.responders, responder_id, "responders.toml", "responder")
 

@@ -58,7 +58,7 @@ HEALTHY_LIMITS = {"x-ratelimit-limit-requests": "5000", "x-ratelimit-remaining-r
                   "x-ratelimit-limit-tokens": "800000", "x-ratelimit-remaining-tokens": "799990", "x-ratelimit-reset-tokens": "1ms"}
 # The lab accepts any well-formed key; this one is obviously not real and safe to show in class.
 LAB_KEY = "sk-proj-LAB-training-key-not-a-real-key-0000"
-NOT_PLAYED = {"unknown": "nothing to play"}
+NOT_PLAYED = {"unknown": "the kit's answer when no cause fits, not one a server gives"}
 # Old scenario names still accepted as input (shown under their cause id).
 ALIASES = {"healthy": "ok"}
 # Refusals that only inference endpoints give (listing models works): a restricted key without

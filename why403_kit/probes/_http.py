@@ -107,7 +107,8 @@ def finding_from(step: str, check: str, ex: Exchange) -> Finding:
     """What the classifier makes of one exchange, as a finding: pass when the API accepted it, else the cause and fix."""
     d = diagnosis_of(ex)
     status: Status = "pass" if d.cause == "ok" else "fail"
-    return wire_finding(step, check, status, ex, cause=d.cause, evidence=f"{where(ex)}; {d.evidence}",
+    said = d.evidence.removeprefix(f"HTTP {ex.status}").removeprefix("; ")  # where() already gives the status
+    return wire_finding(step, check, status, ex, cause=d.cause, evidence=f"{where(ex)}; {said}" if said else where(ex),
                         fix="" if status == "pass" else d.fix, confidence=d.confidence)
 
 

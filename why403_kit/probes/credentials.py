@@ -48,7 +48,7 @@ def lint_key(t: Target) -> list[Finding]:
         elif t.provider == "azure" and not re.fullmatch(r"[A-Za-z0-9]{32,100}", k):
             out.append(Finding(s, "key shape", "warn", "", "Azure keys are 32 hex or 84 alphanumeric characters; this one looks different"))
         else:
-            out.append(Finding(s, "key shape", "pass", "", f"shape looks plausible ({t.api_key.hint})"))
+            out.append(Finding(s, "key shape", "pass", "", f"shape looks plausible: {t.api_key.hint}"))
     for name, value, pattern in (("organization id", t.organization, r"org-[A-Za-z0-9]{8,}"), ("project id", t.project, r"proj_[A-Za-z0-9]{8,}")):
         if value and not re.fullmatch(pattern, value):
             out.append(Finding(s, f"{name} format", "warn", "org_project_mismatch", f"{name} {value!r} does not look like {pattern}", fix("org_project_mismatch")))

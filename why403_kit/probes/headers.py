@@ -7,7 +7,7 @@ import re
 import shlex
 from urllib.parse import urlsplit
 
-from ..model import Finding, Target
+from ..model import PROVIDER_NAMES, Finding, Target
 from ._http import LOOPBACK, fix, is_jwt
 from ._step import StepContext, StepSpec
 from .credentials import key_value_problems
@@ -30,7 +30,7 @@ def lint_request_shape(t: Target) -> list[Finding]:
         out.append(Finding(s, "auth header", "pass", "", "Entra token sent as 'Authorization: Bearer'" if jwt
                            else "key sent as 'api-key' header (Azure key auth)"))
     if not out:
-        out.append(Finding(s, "base URL", "pass", "", f"{t.base_url} is well formed for provider {t.provider}"))
+        out.append(Finding(s, "base URL", "pass", "", f"{t.base_url} is well formed (provider: {PROVIDER_NAMES.get(t.provider, t.provider)})"))
     return out
 
 

@@ -171,9 +171,10 @@ def rate_limit_checks(exchanges: Iterable[Exchange]) -> list[Finding]:
             if d.cause == "rate_limited":  # only a rate limit passes with time; a wait proposed for anything else misleads
                 wait = retry_wait(ex.headers, ex.body_head)
                 said = f"wait {wait.seconds:g} s ({wait.reason})" if wait else "no Retry-After, reset or 'try again' hint"
-                evidence = f"{d.cause}: {said}; backoff plan {backoff_plan(wait.seconds if wait else None)} s"
+                plan = ", ".join(f"{delay:.3g}" for delay in backoff_plan(wait.seconds if wait else None))
+                evidence = f"a rate limit: {said}; backoff plan {plan} s"
             else:
-                evidence = f"{d.cause}: do not retry: retries cannot fix this"
+                evidence = "not a rate limit: do not retry, retries cannot fix this"
             out.append(wire_finding(s, "429 kind", "fail", ex, cause=d.cause, confidence=d.confidence, fix=d.fix, evidence=evidence))
         if out:
             break

@@ -14,12 +14,12 @@ from ..errors import InputError
 from ..model import Report
 from ..triage import TriageReport
 from .bundle import support_bundle, write_bundle
-from .html import View, diagram_html, findings_html, findings_styler, step_sections_html, verdict_html
+from .html import View, diagram_html, findings_html, step_sections_html, verdict_html
 from .json import report_json, to_json
 from .markdown import report_markdown
 from .svg import decision_path, decision_path_svg, describe_path
 from .text import report_text, table
-from .triage import triage_json, triage_markdown, triage_plot, triage_text, triage_timeline
+from .triage import triage_json, triage_markdown, triage_plot, triage_text
 
 R = TypeVar("R")
 
@@ -59,6 +59,6 @@ def render(obj: object, name: str) -> str:
 
 
 __all__ = ["FORMATS", "Formats", "View", "decision_path", "decision_path_svg", "describe_path", "diagram_html", "findings_html",
-           "findings_styler", "render", "report_json", "report_markdown", "report_text", "step_sections_html", "support_bundle",
-           "table", "to_json", "triage_json", "triage_markdown", "triage_plot", "triage_text", "triage_timeline", "verdict_html",
+           "render", "report_json", "report_markdown", "report_text", "step_sections_html", "support_bundle",
+           "table", "to_json", "triage_json", "triage_markdown", "triage_plot", "triage_text", "verdict_html",
            "write_bundle"]

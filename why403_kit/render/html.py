@@ -17,8 +17,8 @@ from ..model import Exchange, Finding, Report, Verdict
 from ..redact import redact, redact_obj
 from .svg import DiagramSource, decision_path_narrow_svg, decision_path_svg, describe_path, verdict_of
 from .theme import PALETTE, STATUS_STYLE
+from .words import PROBLEMS, decided_by, fixes, status_words, worst_status
 
-COLUMNS = ["step", "check", "status", "cause", "responder", "evidence", "fix"]  # the DataFrame view (findings_styler)
 # The HTML table: the step is a heading row, the fix is said once per cause below it, ids have their own column.
 TABLE_COLUMNS = ["step", "check", "status", "cause", "responder", "evidence", "ids"]
 STEP_COLUMNS = TABLE_COLUMNS[1:]  # under a heading that already names the step
@@ -26,6 +26,14 @@ LABELS = {"responder": "answered by", "request_id": "request id", "http_status":
           "ids": "request id / cf-ray"}
 _QUIET_HEADERS = frozenset({"date", "content-length", "connection", "x-request-id", "cf-ray", "keep-alive"})
 VIEW_MIME = "application/vnd.why403.view+json"  # what a displayed view shows, for the exporter (never rendered)
+# One look for every table the views draw (findings, what the wire answered, the summary by step).
+_TD = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
+_TH = f"text-align:left;padding:3px 6px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']};white-space:nowrap"
+
+
+def _head(labels: Iterable[str]) -> str:
+    """The header cells of a table (labels are escaped)."""
+    return "".join(f'<th style="{_TH}">{html.escape(label)}</th>' for label in labels)
 
 
 @dataclass(frozen=True)
@@ -50,50 +58,6 @@ def _findings(source: Report | Iterable[Finding]) -> list[Finding]:
     return list(source.findings if isinstance(source, Report) else source)
 
 
-def findings_styler(source: Report | Iterable[Finding], *, columns: list[str] | None = None) -> Any:
-    """A pandas Styler of the findings: one row per check, the status cell coloured."""
-    import pandas as pd
-
-    cols = columns or COLUMNS
-    kb = knowledge.load()
-    titles = {s.id: s.title for s in kb.steps}
-    rows = [{**f.to_dict(), "step": titles.get(f.step, f.step)} for f in _findings(source)]
-    frame = pd.DataFrame(rows, columns=list(Finding.__dataclass_fields__))[cols]
-    frame = frame.map(lambda v: redact(v) if isinstance(v, str) else v)
-    styler = frame.style.hide(axis="index").relabel_index([LABELS.get(c, c) for c in cols], axis="columns")
-    if "status" in cols:
-        styler = styler.map(lambda s: STATUS_STYLE.get(str(s), ""), subset=["status"])
-    styler = styler.set_table_attributes('class="why403-table"').set_table_styles([
-        {"selector": "", "props": "border-collapse:collapse;font-size:13px;width:100%"},
-        {"selector": "th", "props": f"text-align:left;background:{PALETTE['th-bg']};padding:4px 8px;border-bottom:2px solid {PALETTE['th-line']}"},
-        {"selector": "td", "props": f"text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid {PALETTE['line']};"
-                                    "white-space:normal;overflow-wrap:normal"},
-    ])
-    # Long URLs and header dumps may break anywhere; the short columns keep their words whole.
-    long_cols = [c for c in ("evidence", "fix") if c in cols]
-    if long_cols:
-        styler = styler.set_table_styles({c: [{"selector": "td", "props": "overflow-wrap:anywhere;min-width:12em"}] for c in long_cols},
-                                         overwrite=False)
-    if "status" in cols:
-        styler = styler.set_table_styles({"status": [{"selector": "td", "props": "white-space:nowrap"}]}, overwrite=False)
-    return styler
-
-
-_WORDS = (("error", "check could not run", "checks could not run"), ("fail", "check failed", "checks failed"),
-          ("warn", "warning", "warnings"), ("pass", "passed", "passed"), ("skip", "skipped", "skipped"))
-
-
-def status_words(findings: Iterable[Finding]) -> str:
-    """What a set of checks found, in plain words: '2 checks failed, 1 warning, 3 passed' ('all 3 checks passed')."""
-    items = list(findings)
-    counts = {status: sum(f.status == status for f in items) for status, _, _ in _WORDS}
-    if not items:
-        return "no checks ran"
-    if counts["pass"] == len(items):
-        return f"all {len(items)} checks passed" if len(items) > 1 else "the check passed"
-    return ", ".join(f"{n} {one if n == 1 else many}" for status, one, many in _WORDS if (n := counts[status]))
-
-
 def _ids_cell(f: Finding) -> str:
     """Request id and cf-ray, what a provider's support asks for, one per line."""
     parts = [f'<span class="why403-rid">{html.escape(f.request_id)}</span>'] if f.request_id else []
@@ -101,43 +65,34 @@ def _ids_cell(f: Finding) -> str:
     return "<br>".join(parts)
 
 
-def _cell(f: Finding, column: str, titles: Mapping[str, str], responders: Mapping[str, str]) -> str:
+def _cell(f: Finding, column: str, kb: knowledge.Knowledge) -> str:
     if column == "status":
         return html.escape(f.status)
     if column == "step":
-        return html.escape(titles.get(f.step, f.step))
+        return html.escape(kb.step_title(f.step))
     if column == "cause":
         return f'<code class="why403-id">{html.escape(f.cause)}</code>' if f.cause else ""
     if column == "responder":
-        return html.escape(responders.get(f.responder, f.responder))
+        return html.escape(kb.responders[f.responder].label if f.responder in kb.responders else f.responder)
     if column == "ids":
         return _ids_cell(f)
     value = getattr(f, column, "")
     return "" if value is None else html.escape(str(value))
 
 
-def fixes_html(findings: Iterable[Finding]) -> str:
+def _fixes_html(findings: Iterable[Finding]) -> str:
     """The fix once per cause the failing and warning checks name (a table row would repeat it on every check)."""
-    kb = knowledge.load()
-    items = list(findings)
-    seen: dict[str, int] = {}
-    for f in items:
-        if f.cause and f.cause not in ("ok", "unknown") and f.status in ("fail", "error", "warn"):
-            seen[f.cause] = seen.get(f.cause, 0) + 1
-    if not seen:
+    found = fixes(findings)
+    if not found:
         return ""
-    lines = []
-    for cause_id, n in seen.items():
-        c = kb.cause_or_unknown(cause_id)
-        fix = next((f.fix for f in items if f.cause == cause_id and f.fix), "") or c.fix
-        lines.append(f'<li><code class="why403-id">{html.escape(c.id)}</code> <span class="why403-muted">({n} check{"s" if n > 1 else ""})'
-                     f"</span>: {html.escape(fix)}</li>")
+    lines = [f'<li><code class="why403-id">{html.escape(fx.cause)}</code> <span class="why403-muted">({fx.checks} '
+             f'check{"s" if fx.checks > 1 else ""})</span>: {html.escape(fx.fix)}</li>' for fx in found]
     return (f'<div class="why403-fixes" style="margin:4px 0 8px;font-size:13px"><b>Fix</b>'
             f'<ul style="margin:2px 0 0;padding-left:20px">{"".join(lines)}</ul></div>')
 
 
 def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | None = None, group: bool = True,
-                  fixes: bool = True) -> str:
+                  with_fixes: bool = True) -> str:
     """The findings as one compact table, grouped by step (a heading row with the step's result in words), then
     each cause's fix once. Request ids and cf-ray have their own column, where support asks for them."""
     items = _findings(source)
@@ -145,11 +100,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
         return '<p class="why403-empty"><em>No findings yet.</em></p>'
     kb = knowledge.load()
     cols = [c for c in (columns or TABLE_COLUMNS) if not (group and c == "step")]
-    titles = {s.id: s.title for s in kb.steps}
-    responders = {r.id: r.label for r in kb.responders.values()}
-    td = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
-    head = "".join(f'<th style="text-align:left;padding:3px 6px;background:{PALETTE["th-bg"]};border-bottom:2px solid {PALETTE["th-line"]};'
-                   f'white-space:nowrap">{html.escape(LABELS.get(c, c))}</th>' for c in cols)
+    head = _head(LABELS.get(c, c) for c in cols)
     order = [s.id for s in kb.steps]
     steps = sorted({f.step for f in items}, key=lambda s: order.index(s) if s in order else len(order)) if group else [""]
     body = []
@@ -157,21 +108,21 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
         rows = [f for f in items if f.step == step] if group else items
         if group:
             body.append(f'<tr class="why403-group"><th colspan="{len(cols)}" style="text-align:left;padding:6px 6px 2px;'
-                        f'border-bottom:1px solid {PALETTE["th-line"]}">{html.escape(titles.get(step, step))}'
+                        f'border-bottom:1px solid {PALETTE["th-line"]}">{html.escape(kb.step_title(step))}'
                         f' <span style="font-weight:normal;color:{PALETTE["muted"]}">· {html.escape(status_words(rows))}</span></th></tr>')
         for f in rows:
             cells = []
             for c in cols:
-                style = td + (";" + STATUS_STYLE.get(f.status, "") + ";white-space:nowrap" if c == "status" else "")
+                style = _TD + (";" + STATUS_STYLE.get(f.status, "") + ";white-space:nowrap" if c == "status" else "")
                 style += ";overflow-wrap:anywhere;min-width:12em" if c == "evidence" else ""
                 style += ";font-family:monospace;font-size:11px;overflow-wrap:anywhere" if c == "ids" else ""
                 style += ";white-space:nowrap" if c == "cause" else ""
                 cells.append(f'<td class="why403-col-{c}" data-label="{html.escape(LABELS.get(c, c))}" style="{style}">'
-                             f"{_cell(f, c, titles, responders)}</td>")
+                             f"{_cell(f, c, kb)}</td>")
             body.append(f'<tr data-status="{f.status}">{"".join(cells)}</tr>')
     table = (f'<table class="why403-table why403-findings-table" style="border-collapse:collapse;font-size:12.5px;line-height:1.35;width:100%">'
              f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    return redact(table + (fixes_html(items) if fixes else ""))
+    return redact(table + (_fixes_html(items) if with_fixes else ""))
 
 
 def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
@@ -182,7 +133,6 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
     if not items:
         return '<p class="why403-empty"><em>No requests were answered.</em></p>'
     base = base_url.rstrip("/")
-    td = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
     heads = ["request", "HTTP", "headers", "request id / cf-ray", "answer"]
     styles = ["white-space:nowrap", "white-space:nowrap;font-weight:bold", "font-size:11px;overflow-wrap:anywhere;min-width:12em",
               "font-family:monospace;font-size:11px;overflow-wrap:anywhere",
@@ -202,10 +152,9 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
             headers = answer = '<em style="font-family:inherit">same as above</em>'
         status = str(ex.status) if ex.status is not None else "no answer"
         cells = [f"{html.escape(ex.method)} {html.escape(path)}", status, headers, ids, answer]
-        rows.append("<tr>" + "".join(f'<td data-label="{h}" style="{td};{st}">{c}</td>' for h, st, c in zip(heads, styles, cells, strict=True))
+        rows.append("<tr>" + "".join(f'<td data-label="{h}" style="{_TD};{st}">{c}</td>' for h, st, c in zip(heads, styles, cells, strict=True))
                     + "</tr>")
-    head = "".join(f'<th style="text-align:left;padding:3px 6px;background:{PALETTE["th-bg"]};border-bottom:2px solid {PALETTE["th-line"]}">'
-                   f"{h}</th>" for h in heads)
+    head = _head(heads)
     return redact(f'<table class="why403-table why403-exchanges" style="border-collapse:collapse;font-size:12.5px;width:100%">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -213,35 +162,19 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
 def summary_html(report: Report) -> str:
     """One line per step: its result in words and the checks that did not pass (the tables above hold the evidence)."""
     kb = knowledge.load()
-    td = f"text-align:left;vertical-align:top;padding:3px 8px;border-bottom:1px solid {PALETTE['line']}"
     rows = []
     for step in kb.steps:
         found = [f for f in report.findings if f.step == step.id]
         if not found:
             continue
-        worst = next((s for s in ("error", "fail", "warn", "pass") if any(f.status == s for f in found)), "skip")
-        problems = ", ".join(html.escape(f.check) for f in found if f.status in ("fail", "error", "warn"))
-        rows.append(f'<tr data-status="{worst}"><td style="{td};white-space:nowrap" data-label="step">{html.escape(step.title)}</td>'
-                    f'<td style="{td};{STATUS_STYLE.get(worst, "")}" data-label="result">{html.escape(status_words(found))}</td>'
-                    f'<td style="{td}" data-label="did not pass">{problems}</td></tr>')
-    head = "".join(f'<th style="text-align:left;padding:3px 8px;background:{PALETTE["th-bg"]};border-bottom:2px solid {PALETTE["th-line"]}">'
-                   f"{h}</th>" for h in ("step", "result", "did not pass"))
+        worst = worst_status(found)
+        problems = ", ".join(html.escape(f.check) for f in found if f.status in PROBLEMS)
+        rows.append(f'<tr data-status="{worst}"><td style="{_TD};white-space:nowrap" data-label="step">{html.escape(step.title)}</td>'
+                    f'<td style="{_TD};{STATUS_STYLE.get(worst, "")}" data-label="result">{html.escape(status_words(found))}</td>'
+                    f'<td style="{_TD}" data-label="did not pass">{problems}</td></tr>')
+    head = _head(("step", "result", "did not pass"))
     return redact(f'<table class="why403-table why403-summary" style="border-collapse:collapse;font-size:13px;width:100%">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-
-
-def _decided_by(verdict: Verdict) -> str:
-    """Which finding decided the verdict, in words (empty when none did)."""
-    if not verdict.step:
-        return ""
-    kb = knowledge.load()
-    title = next((s.title for s in kb.steps if s.id == verdict.step), verdict.step)
-    facts = [f"{title}: {verdict.check}"]
-    if verdict.http_status is not None:
-        facts.append(f"HTTP {verdict.http_status}")
-    if verdict.responder in kb.responders:
-        facts.append(f"answered by {kb.responder(verdict.responder).label}")
-    return "; ".join(facts)
 
 
 def verdict_html(verdict: Verdict | None, *, running: bool = False) -> str:
@@ -253,7 +186,7 @@ def verdict_html(verdict: Verdict | None, *, running: bool = False) -> str:
     ok = verdict.cause == "ok"
     colour, bg = (PALETTE["good"], PALETTE["good-soft"]) if ok else (PALETTE["bad"], PALETTE["bad-soft"])
     title = html.escape(verdict.title or verdict.cause)
-    decided = _decided_by(verdict)
+    decided = decided_by(verdict)
     return redact(
         f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {colour};background:{bg}">'
         f'<div style="font-size:15px"><b>Verdict:</b> <code class="why403-id">{html.escape(verdict.cause)}</code> · {title}'
@@ -315,6 +248,6 @@ def summary_view(report: Report) -> View:
     return View("summary", summary_html(report), {"verdict": report.verdict.to_dict()})
 
 
-__all__ = ["COLUMNS", "STEP_COLUMNS", "TABLE_COLUMNS", "VIEW_MIME", "View", "diagram_html", "diagram_view", "exchanges_html",
-           "findings_html", "findings_styler", "findings_view", "fixes_html", "status_words", "step_sections_html", "summary_html",
+__all__ = ["STEP_COLUMNS", "TABLE_COLUMNS", "VIEW_MIME", "View", "diagram_html", "diagram_view", "exchanges_html",
+           "findings_html", "findings_view", "step_sections_html", "summary_html",
            "summary_view", "verdict_html", "verdict_view"]

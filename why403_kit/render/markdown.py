@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Report
 from ..redact import redact
-from .text import deciding_finding, fixes
+from .words import decided_by, deciding_finding, fixes, quote_ids
 
 _ESCAPE = str.maketrans({"\\": "\\\\", "|": "\\|", "<": "\\<", "`": "\\`", "*": "\\*"})
 
@@ -19,19 +19,15 @@ def report_markdown(report: Report) -> str:
     """Verdict, which check decided it, the ids to quote, each fix once, and the findings table."""
     v = report.verdict
     lines = [f"## Verdict: `{v.cause}`" + (f" · {v.title}" if v.title else ""), "", v.summary, ""]
-    if v.step:
-        facts = [f"step {v.step}, check {v.check}"] + ([f"HTTP {v.http_status}"] if v.http_status is not None else [])
-        facts += [f"answered by {v.responder}"] if v.responder else []
-        lines += [f"Decided by {'; '.join(facts)} (confidence {v.confidence:.0%}).", ""]
-    decider = deciding_finding(report)
-    if decider is not None and (decider.request_id or decider.cf_ray):
-        ids = ([f"request id `{decider.request_id}`"] if decider.request_id else []) + ([f"cf-ray `{decider.cf_ray}`"] if decider.cf_ray else [])
-        lines += [f"**Quote to the provider's support:** {', '.join(ids)}", ""]
-    pairs = fixes(report)
-    if len(pairs) == 1:
-        lines += [f"**Fix:** {pairs[0][1]}", ""]
-    elif pairs:
-        lines += ["**Fix**, once per cause:", ""] + [f"- `{cause}`: {fix}" for cause, fix in pairs] + [""]
+    if decided := decided_by(v):
+        lines += [f"Decided by {decided} (confidence {v.confidence:.0%}).", ""]
+    if ids := quote_ids(deciding_finding(report), lambda x: f"`{x}`"):
+        lines += [f"**Quote to the provider's support:** {ids}", ""]
+    found = fixes(report.findings, v)
+    if len(found) == 1:
+        lines += [f"**Fix:** {found[0].fix}", ""]
+    elif found:
+        lines += ["**Fix**, once per cause:", ""] + [f"- `{fx.cause}`: {fx.fix}" for fx in found] + [""]
     columns = ["step", "check", "status", "cause", "answered by", "evidence", "request id"]
     with_ray = any(f.cf_ray for f in report.findings)
     columns += ["cf-ray"] if with_ray else []

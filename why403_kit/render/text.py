@@ -1,4 +1,4 @@
-"""Reports for the terminal: tables that fit its width, and a live line per step while a diagnosis runs.
+"""Reports for the terminal: tables that fit its width (progress while they are made: :mod:`.progress`).
 
 Cells wrap instead of being cut, so a long URL or header dump is read whole at 80 columns as at 200. The width is
 ``$COLUMNS``, else the terminal's, else :data:`PIPE_WIDTH` when the output goes to a pipe or a file. Colour only
@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Collection, Sequence
 from typing import TextIO
 
 from .. import knowledge
-from ..model import Finding, Report
+from ..model import Report
 from ..redact import redact
+from .words import PROBLEMS, decided_by, deciding_finding, fixes, quote_ids
 
 PIPE_WIDTH = 100  # when the output is not a terminal and COLUMNS is unset: reads in a pasted issue or a log
 PROSE_WIDTH = 100  # the verdict and the fixes above the table: longer lines of prose are hard to read
@@ -32,17 +31,25 @@ _SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "bo
 STATUS_COLOUR = {"fail": "bold-red", "error": "bold-red", "warn": "yellow", "pass": "green", "skip": "dim"}
 
 
+def is_terminal(stream: object) -> bool:
+    """True when ``stream`` writes to a terminal; False for a pipe, a file, or one closed or replaced (pytest, Jupyter)."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def terminal_width(stream: TextIO | None = None) -> int:
     """Columns to fit: ``$COLUMNS``, else the size of the terminal ``stream`` writes to, else :data:`PIPE_WIDTH`."""
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) > 0:
         return max(MIN_WIDTH, int(env))
     out = stream if stream is not None else sys.stdout
-    try:
-        if out.isatty():
+    if is_terminal(out):
+        try:
             return max(MIN_WIDTH, os.get_terminal_size(out.fileno()).columns)
-    except (AttributeError, OSError, ValueError):  # closed, replaced (pytest, Jupyter) or not a real file
-        pass
+        except (AttributeError, OSError, ValueError):  # a terminal of no size, or not a real file
+            pass
     return PIPE_WIDTH
 
 
@@ -50,11 +57,7 @@ def use_colour(stream: TextIO | None = None) -> bool:
     """Colour for ``stream`` (stdout by default): only on a terminal, and never with NO_COLOR set or TERM=dumb."""
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    out = stream if stream is not None else sys.stdout
-    try:
-        return out.isatty()
-    except (AttributeError, OSError, ValueError):
-        return False
+    return is_terminal(stream if stream is not None else sys.stdout)
 
 
 def paint(text: str, style: str, colour: bool) -> str:
@@ -185,34 +188,14 @@ def labelled(label: str, text: str, width: int, *, colour: bool = False, highlig
     return (paint(label.ljust(8), "bold", colour) + " " + body) if label else indent + body
 
 
-def quote_ids(finding: Finding | None) -> str:
-    """The request id and cf-ray of an answer, the way support asks for them ('' when it had none)."""
-    if finding is None:
-        return ""
-    ids = [f"request id {finding.request_id}"] if finding.request_id else []
-    ids += [f"cf-ray {finding.cf_ray}"] if finding.cf_ray else []
-    return ", ".join(ids)
-
-
-def deciding_finding(report: Report) -> Finding | None:
-    """The finding the verdict names (same step and check), if any."""
-    v = report.verdict
-    return next((f for f in report.findings if v.step and f.step == v.step and f.check == v.check), None)
-
-
-def fixes(report: Report) -> list[tuple[str, str]]:
-    """(cause, fix) once per cause, the verdict's first: the table rows then need no fix of their own."""
-    pairs = [(report.verdict.cause, report.verdict.fix)] if report.verdict.fix else []
-    for f in report.findings:
-        if f.fix and f.status in ("fail", "error", "warn"):
-            pairs.append((f.cause or f.check, f.fix))
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for cause, fix in pairs:
-        if cause not in seen and fix not in {x for _, x in out}:
-            seen.add(cause)
-            out.append((cause, fix))
-    return out
+def faq_text(*, width: int | None = None) -> str:
+    """The FAQ of the knowledge base for the terminal: each question and its answer wrapped to the width."""
+    prose = min(width or terminal_width(), PROSE_WIDTH)
+    blocks = []
+    for entry in knowledge.load().faq:
+        blocks.append("\n".join([textwrap.fill(f"Q: {entry.q}", prose, subsequent_indent="   ", break_on_hyphens=False),
+                                  textwrap.fill(f"A: {entry.a}", prose, subsequent_indent="   ", break_on_hyphens=False)]))
+    return redact("\n\n".join(blocks))
 
 
 def report_text(report: Report, *, width: int | None = None, colour: bool | None = None) -> str:
@@ -222,96 +205,27 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
     paint_on = use_colour() if colour is None else colour
     v = report.verdict
     kb = knowledge.load()
-    titles = {s.id: s.title for s in kb.steps}
     verdict_style = "green" if v.cause == "ok" else "bold-red"
     head = [labelled("VERDICT", f"{v.cause}: {v.title or v.summary} (confidence {v.confidence:.0%})", prose, colour=paint_on,
                      highlight=(v.cause, verdict_style))]
     if v.title and v.summary:
         head.append(labelled("", v.summary, prose))
-    decider = deciding_finding(report)
-    if v.step:
-        facts = [f"{titles.get(v.step, v.step)}, {v.check}"] + ([f"HTTP {v.http_status}"] if v.http_status is not None else [])
-        if v.responder in kb.responders:
-            facts.append(f"answered by {kb.responder(v.responder).label}")
-        head.append(labelled("DECIDED", "; ".join(facts), prose, colour=paint_on))
-    if ids := quote_ids(decider):
+    if decided := decided_by(v):
+        head.append(labelled("DECIDED", decided, prose, colour=paint_on))
+    if ids := quote_ids(deciding_finding(report)):
         head.append(labelled("QUOTE", f"{ids} (for the provider's support)", prose, colour=paint_on))
-    for n, (cause, fix) in enumerate(fixes(report)):
-        head.append(labelled("FIX" if n == 0 else "", f"{cause}: {fix}", prose, colour=paint_on))
+    for n, fx in enumerate(fixes(report.findings, v)):
+        head.append(labelled("FIX" if n == 0 else "", f"{fx.cause}: {fx.fix}", prose, colour=paint_on))
     rows = []
     for f in report.findings:
         evidence = f.evidence
-        if f.status in ("fail", "error", "warn") and (ids := quote_ids(f)):
+        if f.status in PROBLEMS and (ids := quote_ids(f)):
             evidence += "\n" + ids
         rows.append([f.check, f.status, f.cause, evidence])
     body = table(rows, ["check", "status", "cause", "evidence"], width=total, colour=paint_on,
-                 headings=[titles.get(f.step, f.step) for f in report.findings])
+                 headings=[kb.step_title(f.step) for f in report.findings])
     return redact("\n".join(head) + "\n\n" + body)
 
 
-class StepProgress:
-    """A live line per step on a terminal while a diagnosis runs (``Hooks`` of the runner feed it).
-
-    Silent for the first ``delay`` seconds, so a quick run prints nothing; then the steps that ended are listed
-    and a status line names the ones still running, rewritten in place. :meth:`close` erases the status line.
-    The hooks run on the runner's thread and the delay on a timer: a lock keeps their lines whole.
-    """
-
-    def __init__(self, stream: TextIO, *, delay: float = 1.0, colour: bool = False) -> None:
-        self.stream = stream
-        self.colour = colour
-        self.titles = {s.id: s.title for s in knowledge.load().steps}
-        self.running: dict[str, float] = {}
-        self.done: list[str] = []
-        self.shown = False
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(delay, self._show)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _status(self) -> str:
-        names = ", ".join(self.titles.get(s, s) for s in self.running)
-        return f"\r\x1b[K  running: {names} …" if names else "\r\x1b[K"
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # the terminal went away: progress is a courtesy, never a failure
-            pass
-
-    def _show(self) -> None:
-        with self._lock:
-            if not self.shown:
-                self.shown = True
-                self._write("".join(self.done) + self._status())
-
-    def on_step_start(self, step: str, needed_by: str) -> None:
-        with self._lock:
-            self.running[step] = time.perf_counter()
-            if self.shown:
-                self._write(self._status())
-
-    def on_findings(self, step: str, findings: list[Finding]) -> None:
-        with self._lock:
-            started = self.running.pop(step, time.perf_counter())
-            counts = {s: sum(f.status == s for f in findings) for s in ("fail", "error", "warn")}
-            worst = next((s for s in ("error", "fail", "warn") if counts[s]), "pass")
-            said = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "all passed"
-            mark = paint("✗" if worst in ("fail", "error") else "!" if worst == "warn" else "✓", STATUS_COLOUR[worst], self.colour)
-            checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")
-            line = f"\r\x1b[K  {mark} {self.titles.get(step, step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
-            self.done.append(line)
-            if self.shown:
-                self._write(line + self._status())
-
-    def close(self) -> None:
-        self._timer.cancel()
-        with self._lock:
-            if self.shown:
-                self._write("\r\x1b[K")
-            self.shown = False
-
-
-__all__ = ["PIPE_WIDTH", "StepProgress", "deciding_finding", "fit_widths", "fixes", "labelled", "paint", "report_text", "table",
+__all__ = ["PIPE_WIDTH", "STATUS_COLOUR", "faq_text", "fit_widths", "is_terminal", "labelled", "paint", "report_text", "table",
            "terminal_width", "use_colour", "wrap_cell"]

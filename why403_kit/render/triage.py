@@ -1,4 +1,4 @@
-"""Every view of a TriageReport: terminal text, Markdown, JSON, a DataFrame of the timeline, the causes-over-time plot.
+"""Every view of a TriageReport: terminal text, Markdown, JSON, the causes-over-time plot (a DataFrame: ``report.to_frame()``).
 
 Registered in :data:`why403_kit.render.FORMATS` under ``TriageReport`` (``table``, ``json``, ``markdown``), so
 ``why403 triage --format`` offers what is registered. Every string leaves through ``redact`` (JSON: the structure is
@@ -33,11 +33,17 @@ def _cells(g: CauseGroup) -> list[str]:
     return [g.cause, str(g.count), f"{g.share:.0%}", _seen(g), ", ".join(map(str, g.statuses)), hosts, str(g.keys)]
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def headline(report: TriageReport) -> str:
+    """One line: how many refusals, ok answers and skipped records, and how they were read."""
     skipped = f"{report.skipped} skipped" + (" (" + "; ".join(f"{n} {why}" for why, n in report.skipped_reasons.items()) + ")"
                                               if report.skipped_reasons else "")
-    return (f"{report.refusals} refusal(s), {report.ok} ok, {skipped}; {report.records} record(s) read, format {report.format}, "
-            f"engine {report.engine}, {report.signatures} signature(s)" + (", stopped early" if report.truncated else ""))
+    return (f"{_count(report.refusals, 'refusal')}, {report.ok} ok, {skipped}; {_count(report.records, 'record')} read "
+            f"({report.format}, engine {report.engine}), {_count(report.signatures, 'signature')}"
+            + (", stopped early" if report.truncated else ""))
 
 
 def triage_text(report: TriageReport, *, width: int | None = None) -> str:
@@ -51,18 +57,18 @@ def triage_text(report: TriageReport, *, width: int | None = None) -> str:
         for g in report.groups:
             lines += ["", f"{g.cause} ({g.count}): {g.title}"]
             if g.first_seen:
-                lines.append(labelled("seen", f"{g.first_seen} → {g.last_seen}", prose))
+                lines.append(labelled("seen", g.first_seen if g.last_seen in ("", g.first_seen) else f"{g.first_seen} → {g.last_seen}", prose))
             for label, values in (("hosts", g.hosts), ("models", g.models)):
                 if values:
                     lines.append(labelled(label, ", ".join(values), prose))
-            lines.append(labelled("example", f"({g.example_at}) {g.example}", prose))
+            lines.append(labelled("example", f"({g.example_at}) {g.example}" if g.example_at else g.example, prose))
             lines.append(labelled("fix", g.fix, prose))
     return redact("\n".join(lines))
 
 
 def triage_markdown(report: TriageReport) -> str:
     """The Markdown view: headline, notes, the table of causes, then a section per cause."""
-    lines = [f"# Triage: {report.refusals} refusal(s) in {report.events} event(s)", "", headline(report) + ".", ""]
+    lines = [f"# Triage: {_count(report.refusals, 'refusal')} in {_count(report.events, 'event')}", "", headline(report) + ".", ""]
     lines += [f"- {cell(n)}" for n in report.notes]
     if report.groups:
         lines += ["", "| cause | count | share | first seen | last seen | statuses | hosts | models | keys |",
@@ -71,7 +77,8 @@ def triage_markdown(report: TriageReport) -> str:
                   f"{cell(', '.join(map(str, g.statuses)))} | {cell(', '.join(g.hosts))} | {cell(', '.join(g.models))} | {g.keys} |"
                   for g in report.groups]
         for g in report.groups:
-            lines += ["", f"## {g.cause}: {g.title}", "", g.summary, "", f"- **Example** ({cell(g.example_at)}): {cell(g.example)}",
+            at = f" ({cell(g.example_at)})" if g.example_at else ""
+            lines += ["", f"## {g.cause}: {g.title}", "", g.summary, "", f"- **Example**{at}: {cell(g.example)}",
                       f"- **Fix**: {g.fix}", f"- **Retry**: {g.retry}"]
     return redact("\n".join(lines) + "\n")
 
@@ -79,14 +86,6 @@ def triage_markdown(report: TriageReport) -> str:
 def triage_json(report: TriageReport) -> str:
     """The stable JSON shape (``schema_version`` first), masked as a structure, then serialized."""
     return to_json(report.to_dict())
-
-
-def triage_timeline(report: TriageReport) -> Any:
-    """Events per cause per bucket (hour or day), wide: one column per cause."""
-    import pandas as pd
-
-    data = {g.cause: pd.Series({pd.Timestamp(t): n for t, n in g.timeline}, dtype="int64") for g in report.groups}
-    return pd.DataFrame(data).fillna(0).astype("int64").sort_index()
 
 
 def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
@@ -126,4 +125,4 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
     return fig
 
 
-__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text", "triage_timeline"]
+__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text"]

@@ -12,7 +12,8 @@ The reduction runs in one of three engines: the streaming Python reader (HAR, lo
     _signature.py the masking shared by every engine (Python re, DuckDB RE2, Spark's Java regex)
     _reduce.py    signatures -> judged once -> causes (build_report)
     _duckdb.py    the DuckDB engine          _spark.py   the Spark engine (triage_spark takes a DataFrame)
-    _run.py       engine choice (ENGINES), per-event output
+    _run.py       engine choice (ENGINE_NAMES), per-event output
+    _progress.py  the progress hook (Meters) its caller hands it; render/progress.py draws it
     _model.py     TriageReport, CauseGroup (data only; JSON shape with schema_version)
     sample.py     a generated gateway log from real refusal texts (notebook, tests, make bench)
 
@@ -32,6 +33,7 @@ from typing import Any
 
 from ._events import PRESETS, Event, FieldMap
 from ._model import SCHEMA_VERSION, CauseGroup, TriageReport
+from ._progress import Meter, Meters
 from ._readers import READERS, ReadContext, Reader
 from ._run import ENGINE_NAMES, Options, _as_sources, run
 from ._signature import mask_line, mask_text, signature
@@ -39,7 +41,7 @@ from ._sources import expand
 
 
 def triage(source: Any, *, engine: str = "auto", fields: FieldMap | list[str] | dict[str, str] | None = None,
-           max_events: int | None = None, per_event: str | Path | None = None, progress: bool | None = False,
+           max_events: int | None = None, per_event: str | Path | None = None, progress: Meters | None = None,
            threads: int | None = None) -> TriageReport:
     """Group the refusals in ``source`` by cause.
 
@@ -48,7 +50,9 @@ def triage(source: Any, *, engine: str = "auto", fields: FieldMap | list[str] | 
     ``engine``: ``auto`` (DuckDB for JSON Lines, CSV and Parquet files; the streaming reader otherwise), ``python``,
     ``duckdb`` or ``spark``. ``fields``: where the status, body, time... sit (``["status=response.status"]``, a preset
     name such as ``"litellm"``, or a FieldMap). ``max_events``: read at most this many records (everything otherwise).
-    ``per_event``: write each event's cause to this .parquet or .csv file. Bad input raises InputError.
+    ``per_event``: write each event's cause to this .parquet or .csv file. ``progress``: a factory of meters that
+    show how far the reading got (``why403_kit.render.progress.bars()``: a bar on stderr when it is a terminal).
+    Bad input raises InputError.
     """
     if isinstance(fields, FieldMap):
         field_map = fields
@@ -62,7 +66,7 @@ def triage(source: Any, *, engine: str = "auto", fields: FieldMap | list[str] | 
 
 
 def triage_files(names: list[str], *, stdin: Any = None, engine: str = "auto", fields: FieldMap | None = None,
-                 max_events: int | None = None, per_event: str | Path | None = None, progress: bool | None = None,
+                 max_events: int | None = None, per_event: str | Path | None = None, progress: Meters | None = None,
                  threads: int | None = None) -> TriageReport:
     """Like :func:`triage` for what a command line names: files, globs, directories and ``-`` (``stdin``)."""
     opts = Options(engine=engine, fields=fields or FieldMap(), max_events=max_events, per_event=Path(per_event) if per_event else None,
@@ -80,7 +84,12 @@ def triage_spark(df: Any, *, column: str | None = None, fields: FieldMap | list[
 
 
 class _CallableModule(types.ModuleType):
-    """``why403_kit.triage(...)`` calls :func:`triage`, while ``why403_kit.triage.TriageReport`` stays reachable."""
+    """``why403_kit.triage(...)`` calls :func:`triage`, while ``why403_kit.triage.TriageReport`` stays reachable.
+
+    A module cannot be called, and a function in its place (``from .triage import triage`` in the parent package)
+    would hide the package's other names, so this package's module object takes a class that can be called: the
+    documented way to customise a module (``module.__class__ = ...``, Python 3.5+).
+    """
 
     def __call__(self, source: Any, **kwargs: Any) -> TriageReport:
         return triage(source, **kwargs)
@@ -89,6 +98,6 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
-    "ENGINE_NAMES", "PRESETS", "READERS", "SCHEMA_VERSION", "CauseGroup", "Event", "FieldMap", "ReadContext", "Reader",
+    "ENGINE_NAMES", "PRESETS", "READERS", "SCHEMA_VERSION", "CauseGroup", "Event", "FieldMap", "Meter", "Meters", "ReadContext", "Reader",
     "TriageReport", "mask_line", "mask_text", "signature", "triage", "triage_files", "triage_spark",
 ]

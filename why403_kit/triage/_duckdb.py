@@ -200,7 +200,7 @@ def reduce_group(kind: str, files: list[str], compression: str, ctx: ReadContext
         con.close()
     red = Reduction("duckdb", ctx, sources=list(files))
     tracebacks = 0
-    where = f"{Path(files[0]).name if len(files) == 1 else 'input'}: a line like this one"
+    where = Path(files[0]).name if len(files) == 1 else f"one of {len(files)} files"  # DuckDB groups lines: which one is not kept
     blank = 0
     for sig, n, first, last, line, hosts, models, keys, hours, tb in rows:
         tracebacks += int(tb or 0)

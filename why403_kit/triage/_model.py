@@ -43,7 +43,6 @@ class TriageReport:
     """Refusals grouped by cause, plus what was ok and what could not be read (and why)."""
 
     groups: list[CauseGroup]
-    events: int  # ok + refusals
     refusals: int
     ok: int
     skipped: int
@@ -57,9 +56,15 @@ class TriageReport:
     notes: list[str] = field(default_factory=list)
     bucket: str = "hour"  # the timeline's bucket
 
+    @property
+    def events(self) -> int:
+        """Events that got an answer: ok plus refusals (skipped records are not events)."""
+        return self.ok + self.refusals
+
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape: ``schema_version`` first, then the counts, the groups, the notes."""
-        data = {"schema_version": SCHEMA_VERSION, "kind": "triage", **asdict(self)}
+        fields = asdict(self)
+        data = {"schema_version": SCHEMA_VERSION, "kind": "triage", "groups": fields.pop("groups"), "events": self.events, **fields}
         for group in data["groups"]:
             group["timeline"] = [list(point) for point in group["timeline"]]
         return dict(redact_obj(data))

@@ -167,6 +167,6 @@ def build_report(reductions: list[Reduction], fmt: str = "") -> TriageReport:
     if truncated and not any("not read" in n for n in notes):
         notes.append(f"stopped after {records} records (--max-events); the rest was not read")
     fmt = fmt or ("+".join(sorted(formats)) if formats else "empty")
-    return TriageReport(groups=groups, events=ok + refusals, refusals=refusals, ok=ok, skipped=sum(skipped.values()),
+    return TriageReport(groups=groups, refusals=refusals, ok=ok, skipped=sum(skipped.values()),
                         format=fmt, engine="+".join(engines), sources=sources, records=records, signatures=n_sigs,
                         skipped_reasons=dict(skipped.most_common()), truncated=truncated, notes=notes, bucket=bucket)

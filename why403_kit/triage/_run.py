@@ -18,7 +18,7 @@ from ..errors import InputError
 from . import _duckdb
 from ._events import NO_FIELDS, Event, FieldMap
 from ._model import TriageReport
-from ._progress import Progress, wanted
+from ._progress import Meters
 from ._readers import LinesReader, ReadContext, pick_reader, read_source, sniff_head
 from ._reduce import Reduction, SigStats, build_report, judge
 from ._signature import sig_id, signature
@@ -34,7 +34,7 @@ class Options:
     fields: FieldMap = NO_FIELDS
     max_events: int | None = None
     per_event: Path | None = None
-    progress: bool | None = None
+    progress: Meters | None = None  # a meter per read, drawn by the caller (render.progress.bars); None draws nothing
     threads: int | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -70,9 +70,9 @@ def _python(sources: list[Source], opts: Options, ctx: ReadContext, writer: _Per
     for source in sources:
         if ctx.truncated:
             break
-        bar = Progress(wanted(opts.progress), total=source.size if source.path else None, desc=f"triage {Path(source.name).name}")
+        bar = opts.progress(f"triage {Path(source.name).name}", total=source.size if source.path else None) if opts.progress else None
         try:
-            events = read_source(ctx, source, text_chunks(source, bar.advance if source.path else None))
+            events = read_source(ctx, source, text_chunks(source, bar.advance if bar and source.path else None))
             for ev in events:
                 sig = signature(ev.status, ev.headers, ev.body, ev.exception)
                 stats = sigs.get(sig)
@@ -82,16 +82,18 @@ def _python(sources: list[Source], opts: Options, ctx: ReadContext, writer: _Per
                 if writer is not None:
                     writer.row(ev, sig, stats, source.name)
         finally:
-            bar.close()
+            if bar:
+                bar.close()
     return red
 
 
 def _duck(kind: str, comp: str, files: list[str], opts: Options, ctx: ReadContext) -> tuple[Reduction, int]:
-    bar = Progress(wanted(opts.progress), total=100, unit="%", desc=f"triage (duckdb) {len(files)} file(s)")
+    bar = opts.progress(f"triage (duckdb) {len(files)} file(s)", total=100, unit="%") if opts.progress else None
     try:
-        return _duckdb.reduce_group(kind, files, comp, ctx, progress=bar.percent if bar._bar is not None else None, threads=opts.threads)
+        return _duckdb.reduce_group(kind, files, comp, ctx, progress=bar.percent if bar else None, threads=opts.threads)
     finally:
-        bar.close()
+        if bar:
+            bar.close()
 
 
 class _PerEvent:

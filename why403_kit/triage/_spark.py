@@ -61,7 +61,7 @@ def _judge_batches(fields: FieldMap) -> Any:
                 if line is None or not str(line).strip():
                     rows.append((sig, "skipped", "", 0.0, None, "", "", "blank line"))
                     continue
-                kind, ev = event_from_line(str(line), "a line like this one", fields)
+                kind, ev = event_from_line(str(line), "a row of the DataFrame", fields)
                 if ev is None or not (ev.status or ev.body or ev.exception):
                     reason = "not an event" if kind == "json" else "line that reports nothing"
                     rows.append((sig, "skipped", "", 0.0, None, "", "", reason))

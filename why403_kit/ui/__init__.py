@@ -2,7 +2,7 @@
 
 Nothing here decides anything: every view gathers input, calls the package and shows a
 :class:`~why403_kit.model.Report` (or the knowledge base) through :mod:`why403_kit.render`.
-Importing this package needs the ``jupyter`` extra.
+Importing it loads ipywidgets, so the CLI never does at start-up.
 """
 
 from __future__ import annotations

@@ -32,11 +32,12 @@ from .. import knowledge
 from .._secret import Secret
 from ..errors import Why403Error
 from ..lab import SCENARIOS, Classroom, scenario_id, shared_lab
-from ..model import Finding, Report, Target
+from ..model import PROVIDER_NAMES, Finding, Report, Target
 from ..redact import redact
 from ..render.bundle import write_bundle
-from ..render.html import exchanges_html, findings_html, status_words, verdict_html
+from ..render.html import exchanges_html, findings_html, verdict_html
 from ..render.theme import PALETTE, WORST_COLOUR
+from ..render.words import status_words, worst_status
 from ..runner import Hooks, diagnose, step_ids
 
 _ICON = {"idle": "○", "ready": "○", "skipped": "·", "running": "◔", "done": "●", "error": "✖"}
@@ -91,13 +92,12 @@ class Panel(widgets.VBox):
         self._needed_by: dict[str, str] = {}
         self._live: list[Finding] = []
         self._lock = threading.Lock()
-        self._found: dict[str, list[Finding]] = {}
         if use_lab is None:  # WHY403_LAB=1/0 decides; else, with no key in sight, the lab is the useful default
             flag = env.get("WHY403_LAB", "").strip().lower()
             use_lab = flag in ("1", "true", "yes") if flag else not (env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_API_KEY"))
 
         self.provider = widgets.Dropdown(
-            options=[("detect from URL", ""), ("OpenAI", "openai"), ("Azure OpenAI", "azure"), ("OpenAI-compatible gateway", "compatible")],
+            options=[("detect from URL", ""), *((name, key) for key, name in PROVIDER_NAMES.items())],
             description="Provider", layout=_wide(), style=_STYLE)
         self.base_url = _text("Base URL", env.get("OPENAI_BASE_URL", ""), "https://api.openai.com/v1")
         self.key = widgets.Password(description="API key", placeholder="paste, then press Enter (the field clears itself)",
@@ -211,9 +211,11 @@ class Panel(widgets.VBox):
         if self.use_lab.value:
             return shared_lab().target(self.scenario.value, model=self.model.value.strip() or "gpt-4o-mini",
                                        allow_paid_probe=self.paid_probe.value)
-        key = self._secret if self._secret else Secret(os.environ.get(self.key_env.value.strip(), "")) if self.key_env.value.strip() else Secret("")
+        name = self.key_env.value.strip()
+        # a key typed in wins; else the named variable is read, and named when it is empty (as the CLI does)
+        key: dict[str, Any] = {"api_key_env": name} if name and not self._secret else {"api_key": self._secret}
         return Target.from_env(
-            api_key=key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
+            **key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
             project=self.project.value.strip(), model=self.model.value.strip(), deployment=self.deployment.value.strip(),
             api_version=self.api_version.value.strip(), allowlist=[c.strip() for c in self.allowlist.value.split(",") if c.strip()],
             ip_echo_url=self.ip_echo_url.value.strip(), allow_paid_probe=self.paid_probe.value)
@@ -297,7 +299,6 @@ class Panel(widgets.VBox):
             self._live.extend(found)
             order = {s: i for i, s in enumerate(step_ids())}
             self.findings.value = self._table(sorted(self._live, key=lambda f: order.get(f.step, 99)))
-        self._found[step] = list(found)
 
     def _verdict_box(self, report: Report | None, *, running: bool = False) -> str:
         if self.training is not None and report is not None:  # the board, not the panel, says whether the trainee is right
@@ -316,8 +317,8 @@ class Panel(widgets.VBox):
     def _status_line(self, step: str, state: str, elapsed_ms: float) -> str:
         kb = knowledge.load()
         title = html.escape(kb.step(step).title)
-        found = self._found.get(step, [])
-        worst = next((s for s in ("error", "fail", "warn", "pass") if any(f.status == s for f in found)), "")
+        found = [f for f in self._live if f.step == step]  # what the step reported in this run
+        worst = worst_status(found)
         needed_by = self._needed_by.get(step, "")
         why = f" (needed by {html.escape(kb.step(needed_by).title)})" if needed_by else ""
         tail = {"idle": "waiting", "skipped": "skipped (not asked for)", "running": f"running… {elapsed_ms / 1000:.1f} s{why}",
@@ -327,7 +328,6 @@ class Panel(widgets.VBox):
         return f'<span style="font-size:12px;color:{colour}">{_ICON.get(state, "")} {title}: {tail}</span>'
 
     def _reset_status(self, steps: list[str] | tuple[str, ...], *, idle: bool = False) -> None:
-        self._found = {}
         for step in step_ids():
             state = "ready" if idle else "idle" if step in steps else "skipped"
             self.status[step].value = self._status_line(step, state, 0)

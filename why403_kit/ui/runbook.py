@@ -6,7 +6,6 @@ step 5 reads the answers steps 1 and 3 got in earlier cells, exactly as a full :
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import httpx
 from ..errors import InputError
 from ..lab import shared_lab
 from ..model import Finding, Report, Target
-from ..render.html import STEP_COLUMNS, View, diagram_view, findings_view, status_words, summary_view, verdict_view
+from ..render.html import STEP_COLUMNS, View, diagram_view, findings_view, summary_view, verdict_view
+from ..render.words import status_words
 from ..runner import Session, decide, step_ids
 
 
@@ -46,13 +46,7 @@ class Runbook:
     @classmethod
     def from_report(cls, path: str | Path) -> Runbook:
         """Replay a diagnosis saved as ``report.json`` (``why403 diagnose --out``) instead of probing."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot read report {path}: {err}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"not a why403 report: {path}")
-        return cls(saved=Report.from_dict(data))
+        return cls(saved=Report.load(path))
 
     @property
     def findings(self) -> dict[str, list[Finding]]:
