@@ -11,19 +11,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import knowledge
+from ._files import check_out_dir
 from ._resources import write_notebooks
 from ._secret import Secret
 from .classify import classify
 from .errors import ExportError, InputError
 from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
-from .model import Report, Target
+from .model import DEFAULT_TIMEOUT, MAX_DEADLINE, MAX_TIMEOUT, RUN_DEADLINE_FACTOR, Report, Target
 from .redact import redact
 from .render import FORMATS, render, table, to_json, write_bundle
 from .render.text import StepProgress, use_colour
 from .runner import Hooks, diagnose
 
+CLASSIFY_STDIN_LIMIT = 64 << 20  # bytes of JSON `why403 classify` reads from stdin; more is refused, never cut
+
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
+    if a.out:
+        check_out_dir(a.out)  # before any probe: the run may take its whole deadline, and then could not be saved
     allow = [c for c in (a.allowlist or "").split(",") if c.strip()]
     pasted = ""
     if a.request_file:
@@ -38,7 +43,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
     target = Target.from_env(
         api_key_env=a.api_key_env or "", base_url=a.base_url, provider=a.provider, organization=a.org, project=a.project,
         model=a.model, deployment=a.deployment, api_version=a.api_version, allowlist=allow, ip_echo_url=a.ip_echo_url,
-        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout, pasted_request=pasted,
+        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout, pasted_request=pasted, deadline=a.deadline, ca_bundle=a.ca_bundle,
     )
     if a.api_key_prompt:
         import getpass
@@ -60,14 +65,24 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
 
 def _cmd_classify(a: argparse.Namespace) -> int:
     """Classify one answer or a list of them; exit 0 when every one is ``ok``, 1 when any is a refusal."""
-    raw = sys.stdin.read(16 << 20)
+    raw = sys.stdin.buffer.read(CLASSIFY_STDIN_LIMIT + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(CLASSIFY_STDIN_LIMIT + 1).encode()
+    if len(raw) > CLASSIFY_STDIN_LIMIT:
+        raise InputError(f"stdin holds more than {CLASSIFY_STDIN_LIMIT >> 20} MiB, the most 'why403 classify' reads: classify fewer answers at a time")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8", "replace"))
+    except RecursionError:
+        raise InputError("stdin is JSON nested too deeply to read (an answer is an object, or a list of objects)") from None
     except ValueError as err:
         raise InputError(f"stdin is not JSON: {err}") from None
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(i, dict) for i in items):
         raise InputError("expected an object {status, headers, body, exception} or a non-empty list of them")
+    for n, i in enumerate(items):
+        status = i.get("status")
+        if not (status is None or (isinstance(status, int) and not isinstance(status, bool)) or (isinstance(status, str) and status.strip().isdigit())):
+            raise InputError(f"answer {n + 1}: status must be an HTTP status number (or null), got {redact(json.dumps(status))[:40]}")
+        if not isinstance(i.get("headers") or {}, dict):
+            raise InputError(f"answer {n + 1}: headers must be an object of name: value")
     found = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")) for i in items]
     out = [d.to_dict() for d in found]
     print(to_json(out if isinstance(data, list) else out[0]))
@@ -196,7 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ip-echo-url", help="URL that echoes your public IP (never sent the key)")
     d.add_argument("--allow-paid-probe", action="store_true", help="allow one request that may spend a token")
     d.add_argument("--request-file", help="lint a request your app sends: a file with a curl command, raw headers or a HAR entry ('-' = stdin)")
-    d.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
+    d.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds one request may take as a whole, headers and body (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g})")
+    d.add_argument("--deadline", type=float, default=0.0,
+                   help=f"seconds the whole run may take (default {RUN_DEADLINE_FACTOR} times --timeout, at most {MAX_DEADLINE:g})")
+    d.add_argument("--ca-bundle", help="PEM file of CAs to verify TLS with, e.g. your proxy's root (default $SSL_CERT_FILE, "
+                   "$REQUESTS_CA_BUNDLE, else the usual trust store)")
     d.add_argument("--format", choices=FORMATS.names(Report), default="table")
     d.add_argument("--out", help="directory for report.json and the support bundle")
     d.set_defaults(func=_cmd_diagnose)
