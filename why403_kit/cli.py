@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import knowledge
 from ._files import check_out_dir
@@ -194,8 +194,18 @@ def _cmd_triage(a: argparse.Namespace) -> int:
     return 1 if report.refusals else 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors said in one masked line (exit 2) instead of a usage block that echoes what was typed."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see '{self.prog} --help')")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        super()._print_message(redact(message), file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
+    p = _Parser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("diagnose", help="run the six steps live against a target")
     d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")

@@ -190,8 +190,9 @@ def _live_spans(low: str, forms: Iterable[KeyForms], spans: list[Span]) -> None:
                     i = low.find(window, i + 1)
 
 
-_SEPARATOR_AHEAD = re.compile(r"\\{1,3}[rnt]|[\r\n\t ]")
-_SEPARATOR_BEHIND = re.compile(r"(?:\\{1,3}[rnt]|[\r\n\t ])\Z")
+# A key split by a line break, a tab or spaces, raw or escaped (``\\r\\n`` is two of them): up to four in a row.
+_SEPARATOR_AHEAD = re.compile(r"(?:\\{1,3}[rnt]|[\r\n\t ]){1,4}")
+_SEPARATOR_BEHIND = re.compile(r"(?:\\{1,3}[rnt]|[\r\n\t ]){1,4}\Z")
 
 
 def _grow(low: str, i: int, source: str, offset: int, size: int) -> tuple[int, int, int]:
@@ -201,7 +202,7 @@ def _grow(low: str, i: int, source: str, offset: int, size: int) -> tuple[int, i
     while sa > 0 and a > 0:
         if low[a - 1] == source[sa - 1]:
             a, sa = a - 1, sa - 1
-        elif (sep := _SEPARATOR_BEHIND.search(low, max(0, a - 4), a)) and sep.start() > 0 and low[sep.start() - 1] == source[sa - 1]:
+        elif (sep := _SEPARATOR_BEHIND.search(low, max(0, a - 16), a)) and sep.start() > 0 and low[sep.start() - 1] == source[sa - 1]:
             a = sep.start()
         else:
             break

@@ -24,6 +24,7 @@ from .errors import InputError, StepError
 from .model import Exchange, Finding, Report, Target, Verdict
 from .probes import REGISTRY, Budget, StepContext, StepSpec
 from .probes._http import make_client, ssl_context
+from .redact import redact
 
 T = TypeVar("T")
 _GRACE = 2.0  # seconds past the run's deadline before a step still running is stopped (its requests end at the deadline)
@@ -152,12 +153,17 @@ class Session:
         await asyncio.gather(*waits, return_exceptions=True)  # the steps it reads end first (their failure is theirs to report)
         if self.hooks.on_step_start:
             self.hooks.on_step_start(spec.id, needed_by)
+        failure: StepError | None = None
         try:
             found = list(await spec.run(ctx))
         except Exception as err:
-            if not self.allow_errors:
-                raise StepError(spec.id, f"{type(err).__name__}: {err}") from err
             found = [Finding(spec.id, "step", "error", "unknown", f"{type(err).__name__}: {err}")]
+            if not self.allow_errors:
+                failure = StepError(spec.id, f"{type(err).__name__}: {err}")
+                # The probe's own traceback, for whoever debugs it, with its message masked like every other text.
+                failure.__cause__ = RuntimeError(redact(f"{type(err).__name__}: {err}")).with_traceback(err.__traceback__)
+        if failure is not None:
+            raise failure  # outside the handler: the unmasked exception is not chained as its context
         if needed_by:
             found.insert(0, Finding(spec.id, "run for " + needed_by, "pass", "",
                                     f"not asked for: run first because step {needed_by} reads the answers this step records"))
