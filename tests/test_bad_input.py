@@ -162,6 +162,8 @@ def _one_line_exit_2(proc: subprocess.CompletedProcess[str]) -> str:
     (["lab", "--latency-ms", "-5"], "--latency-ms"),
     (["lab", "--latency-ms", "nan"], "--latency-ms"),
     (["lab", "--answer-key", "/tmp/k.md", "--port", "99999"], "--port"),
+    (["lab", "--answer-key", "/dev/null"], "not a regular file"),  # as root, replacing it would break the machine
+    (["lab", "--answer-key", "/tmp/k.md", "--count", "1" + "0" * 30], "--count"),
 ])
 def test_more_bad_arguments_exit_2_with_one_line(args: list[str], says: str) -> None:
     assert says in _one_line_exit_2(_cli(*args))
@@ -193,6 +195,17 @@ def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
     with pytest.raises(UnicodeEncodeError):
         write_files(tmp_path, {"b.json": "new \ud800"})
     assert (tmp_path / "b.json").read_text() == "old"
+
+
+def test_only_regular_files_are_ever_replaced(tmp_path: Path) -> None:
+    from why403_kit._files import write_files
+
+    os.mkfifo(tmp_path / "report.json")
+    (tmp_path / "support-bundle.md").mkdir()
+    for name in ("report.json", "support-bundle.md"):
+        with pytest.raises(InputError, match="not a regular file"):
+            write_files(tmp_path, {name: "{}"})
+    assert (tmp_path / "report.json").is_fifo() and (tmp_path / "support-bundle.md").is_dir()
 
 
 def test_classify_nested_json_is_bad_input_in_one_line() -> None:

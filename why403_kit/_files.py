@@ -40,9 +40,25 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     return out
 
 
+def check_out_file(path: str | Path, flag: str) -> Path:
+    """``path`` as a file the kit may write: its directory usable, and nothing there but a regular file it may replace
+    (never a directory, a device such as /dev/null, a pipe or a socket)."""
+    out = Path(path).expanduser()
+    if not out.name:
+        raise InputError(f"{flag} {out} names a directory: name a file")
+    check_out_dir(out.parent, flag)
+    if (out.exists() or out.is_symlink()) and not out.is_file():
+        raise InputError(f"{flag} {out} exists and is not a regular file")
+    return out
+
+
 def write_files(out_dir: str | Path, texts: Mapping[str, str], flag: str = "--out") -> list[Path]:
-    """Write each ``name -> text`` into ``out_dir`` (created if needed) whole or not at all; return the paths."""
+    """Write each ``name -> text`` into ``out_dir`` (created if needed) whole or not at all; return the paths.
+
+    Each file replaces a regular file of that name, never anything else (a directory, a device, a pipe)."""
     out = check_out_dir(out_dir, flag)
+    for name in texts:
+        check_out_file(out / name, flag)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -62,4 +78,4 @@ def write_files(out_dir: str | Path, texts: Mapping[str, str], flag: str = "--ou
     return written
 
 
-__all__ = ["check_out_dir", "write_files"]
+__all__ = ["check_out_dir", "check_out_file", "write_files"]

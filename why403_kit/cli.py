@@ -59,7 +59,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
     print(render(report, a.format))
     if a.out:
         for path in write_bundle(report, a.out):
-            print(f"wrote {path}", file=sys.stderr)
+            print(redact(f"wrote {path}"), file=sys.stderr)
     return 1 if report.failed else 0
 
 
@@ -97,12 +97,13 @@ def _cmd_lab(a: argparse.Namespace) -> int:
         return 0
     if a.answer_key:
         from .lab import Classroom
+        from .lab._classroom import MAX_ANSWER_KEY
 
-        if a.count < 1:
-            raise InputError("--count must be at least 1")
+        if not 1 <= a.count <= MAX_ANSWER_KEY:
+            raise InputError(f"--count must be from 1 to {MAX_ANSWER_KEY}")
         with Lab(port=a.port) as quiet_lab:
             path = Classroom(quiet_lab, a.seed).write_answer_key(a.answer_key, a.count)
-        print(f"wrote the answer key for seed {a.seed} ({a.count} mysteries) to {path}: for the trainer only")
+        print(redact(f"wrote the answer key for seed {a.seed} ({a.count} mysteries) to {path}: for the trainer only"))
         return 0
     lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)  # LabError (bad input, exit 2) for an unknown scenario or a busy port
     print(lab_banner(lab), flush=True)
@@ -146,8 +147,8 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def _cmd_notebooks(a: argparse.Namespace) -> int:
     """Copy the shipped notebooks into a directory (kept when they exist, unless --force) and say how to open them."""
     for path, what in write_notebooks(a.out, force=a.force):
-        print(f"{what} {path}")
-    print(f"open them with: jupyter lab {a.out}", file=sys.stderr)
+        print(redact(f"{what} {path}"))  # paths are what the user typed: masked like everything else printed
+    print(redact(f"open them with: jupyter lab {a.out}"), file=sys.stderr)
     return 0
 
 
@@ -167,7 +168,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    print(path)
+    print(redact(str(path)))
     return 0
 
 
@@ -263,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(message: str) -> str:
+    """A message on one line whatever the user typed into it: control characters shown as escapes (a CR would
+    rewrite the line on a terminal, an LF split it)."""
+    return "".join(repr(c)[1:-1] if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029") else c for c in message)
+
+
 def _is_tty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -294,10 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return int(result or 0)
     except InputError as err:
-        print(f"why403: {err}", file=sys.stderr)
+        print(f"why403: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except ExportError as err:
-        print(f"why403: {err}", file=sys.stderr)
+        print(f"why403: {_one_line(str(err))}", file=sys.stderr)
         return 1
     except SystemExit as err:  # argparse errors
         return int(err.code or 0) if isinstance(err.code, int) else 2

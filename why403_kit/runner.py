@@ -156,7 +156,7 @@ class Session:
         failure: StepError | None = None
         try:
             found = list(await spec.run(ctx))
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 -- a probe's bug is an error finding (or a StepError), never the run's crash
             found = [Finding(spec.id, "step", "error", "unknown", f"{type(err).__name__}: {err}")]
             if not self.allow_errors:
                 failure = StepError(spec.id, f"{type(err).__name__}: {err}")
