@@ -199,7 +199,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with its errors said in one masked line (exit 2) instead of a usage block that echoes what was typed."""
 
     def error(self, message: str) -> NoReturn:
-        raise InputError(f"{message} (see '{self.prog} --help')")
+        self.exit(2, f"why403: {_one_line(redact(message))} (see '{self.prog} --help')\n")
 
     def _print_message(self, message: str, file: Any = None) -> None:
         super()._print_message(redact(message), file)

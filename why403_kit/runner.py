@@ -136,7 +136,8 @@ class Session:
                 tasks[spec.id] = asyncio.ensure_future(self._step(spec, ctx, needed_by, waits))
             try:
                 # Every request is bounded by the budget; this bounds what is not a request (a DNS lookup, a hook), too.
-                await asyncio.wait(tasks.values(), timeout=(budget.remaining() or 0) + _GRACE)
+                if tasks:
+                    await asyncio.wait(tasks.values(), timeout=(budget.remaining() or 0) + _GRACE)
             finally:
                 for spec, _ in plan:
                     task = tasks[spec.id]
