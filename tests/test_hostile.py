@@ -25,6 +25,7 @@ from why403_kit import InputError, Report, Secret, Target, classify, diagnose, r
 from why403_kit.probes._http import MAX_BODY
 from why403_kit.redact import redact
 from why403_kit.render import findings_html, verdict_html
+from why403_kit.render.triage import triage_json, triage_markdown, triage_text
 
 from ._hostile import BEHAVIOURS, LAB_CERT, HostileServer, RecordingProxy, echo_forms
 from ._leaks import assert_no_leak, leaks
@@ -299,7 +300,7 @@ def test_triage_examples_hold_no_cut_piece_of_the_key() -> None:
     line = f"2024-05-01T10:00:00Z ERROR status=401 Authorization: Bearer {CANARY}{' ' * 26} Incorrect API key provided"
     report = triage([line])
     assert report.refusals == 1
-    assert_no_leak(json.dumps(report.to_dict()), report.to_markdown())
+    assert_no_leak(json.dumps(report.to_dict()), triage_markdown(report), triage_text(report), triage_json(report))
 
 
 @pytest.mark.parametrize("behaviour", ["captive_portal", "truncated_json", "gzip_bomb", "deflate_bomb", "huge_body"])

@@ -20,8 +20,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
-def test_the_five_notebooks_exist() -> None:
-    assert NAMES == ["01_diagnose.ipynb", "02_runbook.ipynb", "03_faq.ipynb", "04_training_lab.ipynb", "05_rate_limits.ipynb"]
+def test_the_six_notebooks_exist() -> None:
+    assert NAMES == ["01_diagnose.ipynb", "02_runbook.ipynb", "03_faq.ipynb", "04_training_lab.ipynb", "05_rate_limits.ipynb",
+                     "06_triage.ipynb"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -148,3 +149,12 @@ def test_training_notebook_run_all_answers_nothing(workdir: Path) -> None:
     assert named_causes(text) <= provider_says(first), first  # the cause is nowhere, unless the lab's own answer says it
     for giveaway in ("Right", "Not quite", "Score", "points"):
         assert giveaway not in text
+
+
+def test_triage_notebook_shows_the_table_and_the_plot(workdir: Path) -> None:
+    nb = execute(workdir / "06_triage.ipynb")
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    tables = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert tables and "invalid_api_key" in tables[0] and "signatures" in tables[0]  # the per-cause table
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the causes-over-time plot
+    assert any("refusal(s)" in o.get("text", "") and "engine duckdb" in o.get("text", "") for o in outputs)

@@ -16,8 +16,9 @@ from why403_kit.export import default_notebook
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # The design card's packages, and what the exports and notebooks need.
-RUNTIME = {"httpx", "pandas", "ipywidgets", "ipykernel", "jupyterlab", "nbclient", "nbconvert", "nbformat", "papermill", "matplotlib"}
-TEST_TOOLS = {"pytest", "pytest-timeout", "playwright", "mypy", "ruff", "pandas-stubs", "hypothesis"}
+RUNTIME = {"httpx", "pandas", "ipywidgets", "ipykernel", "jupyterlab", "nbclient", "nbconvert", "nbformat", "papermill", "matplotlib",
+           "duckdb", "zstandard", "tqdm"}
+TEST_TOOLS = {"pytest", "pytest-timeout", "playwright", "mypy", "ruff", "pandas-stubs", "types-tqdm", "hypothesis"}
 
 
 def test_a_plain_install_brings_every_runtime_package() -> None:

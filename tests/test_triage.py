@@ -15,6 +15,7 @@ import pytest
 from why403_kit import triage
 from why403_kit.errors import InputError
 from why403_kit.lab import SCENARIOS
+from why403_kit.render import render, triage_text
 from why403_kit.triage import TriageReport
 
 from .conftest import CANARY
@@ -105,12 +106,16 @@ def test_har_groups_entries_by_cause_with_times_hosts_and_fix(tmp_path: Path) ->
     assert _causes(triage(json.dumps(_har(failed)))) == {"network_error": 1}
 
 
-def test_har_entry_too_large_to_parse_is_scanned_past(tmp_path: Path) -> None:
-    huge = _entry("2025-03-01T11:00:00Z", 403, {}, "x" * (20 << 20) + '"{[\\"')
+def test_har_entry_too_large_to_parse_is_scanned_and_reported(tmp_path: Path) -> None:
+    huge = _entry("2025-03-01T11:00:00Z", 401, {"content-type": "application/json"}, "x" * (20 << 20) + '"{[\\"')
     path = tmp_path / "big.har"
     path.write_text(json.dumps(_har(HAR["log"]["entries"][1], huge, HAR["log"]["entries"][3])))
     report = triage(path)
-    assert _causes(report) == {"invalid_api_key": 1, "quota_exceeded": 1} and report.skipped == 1
+    # the 20 MiB entry is not parsed, but its status, time and host are read from its head: a 401 is not lost
+    assert _causes(report) == {"invalid_api_key": 2, "quota_exceeded": 1} and report.skipped == 0
+    key = next(g for g in report.groups if g.cause == "invalid_api_key")
+    assert key.last_seen == "2025-03-01T11:00:00Z" and "entry 2" in key.example_at + " ".join(report.notes)
+    assert any("entry 2 is over 16 MiB" in n and "HTTP 401" in n for n in report.notes)
 
 
 def test_json_lines_in_different_shapes() -> None:
@@ -159,14 +164,23 @@ def test_tracebacks_become_one_event_each_at_their_error_line() -> None:
     assert next(g for g in report.groups if g.cause == "rate_limited").statuses == [429]
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n  \n", os.urandom(200_000), b"\x00\xff" * 1000, b"hello\nworld\n", b"[INFO] all good\n",
-                                     b"{\"log\": {\"entries\": [", b"[[[[[[[[[[[[[["])
-def test_garbage_binary_and_empty_input_never_raise(tmp_path: Path, content: bytes) -> None:
-    path = tmp_path / "junk.bin"
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"hello\nworld\n", b"[INFO] all good\n", b"{\"log\": {\"entries\": [", b"[[[[[[[[[[[[[["])
+def test_garbage_and_empty_text_never_raise(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk.txt"
     path.write_bytes(content)
     report = triage(path)
     assert report.refusals == 0 and report.ok == 0
-    assert isinstance(report.to_markdown(), str) and json.dumps(report.to_dict())
+    assert isinstance(render(report, "markdown"), str) and json.dumps(report.to_dict())
+
+
+@pytest.mark.parametrize("content", [os.urandom(200_000), b"\x00\xff" * 1000, b"\x00" * 100_000])
+def test_binary_input_is_not_a_log(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk.bin"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="not a log"):
+        triage(path)
+    proc = _cli(str(path))
+    assert proc.returncode == 2 and "not a log" in proc.stderr and "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_unreadable_path_raises_input_error(tmp_path: Path) -> None:
@@ -176,18 +190,22 @@ def test_unreadable_path_raises_input_error(tmp_path: Path) -> None:
         triage(tmp_path)  # a directory
 
 
-def test_twenty_megabytes_are_streamed_and_capped_by_the_limit(tmp_path: Path) -> None:
+def test_twenty_megabytes_are_read_whole_unless_a_limit_is_asked(tmp_path: Path) -> None:
     line = json.dumps({"status": 401, "body": INVALID_KEY}) + "\n"
     path = tmp_path / "big.jsonl"
+    n = (20 << 20) // len(line) + 1
     with path.open("w") as fh:
-        fh.write(line * ((20 << 20) // len(line) + 1))
-    report = triage(path, limit=2_000)
+        fh.write(line * n)
+    for engine in ("python", "duckdb"):
+        whole = triage(path, engine=engine)  # no silent cap: every line is read
+        assert not whole.truncated and whole.refusals == n and whole.records == n and whole.signatures == 1
+    report = triage(path, max_events=2_000)
     assert report.truncated and report.refusals == 2_000 and _causes(report) == {"invalid_api_key": 2_000}
-    assert any("limit" in n for n in report.notes)
+    assert any("--max-events" in n for n in report.notes)
     one_line = tmp_path / "one-line.log"
     one_line.write_text("Error code: 401 " * ((20 << 20) // 16))  # 20 MB without a newline: one oversized line, skipped
     long_report = triage(one_line)
-    assert (long_report.skipped, long_report.refusals) == (1, 0)
+    assert (long_report.skipped, long_report.refusals) == (1, 0) and long_report.skipped_reasons == {"line over 1 MiB": 1}
 
 
 def test_every_lab_scenario_triages_to_its_own_cause() -> None:
@@ -207,8 +225,11 @@ def test_views_table_frame_and_markdown() -> None:
     report = triage(json.dumps(HAR))
     frame = report.to_frame()
     assert list(frame["cause"]) == [g.cause for g in report.groups] and int(frame["count"].sum()) == 4
-    md = report.to_markdown()
+    md = render(report, "markdown")
     assert "| invalid_api_key | 2 | 50% |" in md and "## edge_block" in md
+    text = triage_text(report, width=80)
+    assert "hosts" in text.splitlines()[2] and "api.openai.com" in text  # the hosts column the README promises
+    assert max(len(line) for line in text.splitlines()[2:8]) <= 80
 
 
 def test_cli_exit_codes_and_formats(tmp_path: Path) -> None:
@@ -235,7 +256,7 @@ def test_canary_never_leaves_in_any_format(tmp_path: Path) -> None:
     for path in (har, log):
         report = triage(path)
         assert report.refusals >= 3
-        outputs = [json.dumps(report.to_dict()), report.to_markdown(), report.to_frame().to_string(), repr(report)]
+        outputs = [json.dumps(report.to_dict()), render(report, "markdown"), report.to_frame().to_string(), repr(report)]
         outputs += [_cli(str(path), "--format", fmt).stdout for fmt in ("table", "json", "markdown")]
         for out in outputs:
             assert CANARY not in out and CANARY[8:30] not in out

@@ -6,9 +6,12 @@ The public API is below (``__all__``); the modules behind it are:
 - :mod:`.runner`     the one runner (Session, Hooks, diagnose) over :mod:`.probes` (one module per step + registry)
 - :mod:`.classify`   one answer -> a Diagnosis, with rules from :mod:`.knowledge` (validated TOML)
 - :mod:`.render`     every view: text, Markdown, JSON, HTML, SVG, the support bundle; FORMATS
+- :mod:`.triage`     a whole log grouped by cause: readers, signatures, engines (python, DuckDB, Spark)
 - :mod:`.lab`        the training lab; :mod:`.ui` the notebooks' widgets; :mod:`.export` the offline pages
 - :mod:`.errors`     the whole error tree
 """
+
+from typing import TYPE_CHECKING
 
 from ._logs import install_log_redaction
 from ._secret import Secret
@@ -19,7 +22,11 @@ from .model import SCHEMA_VERSION, Exchange, Finding, Report, Target, Verdict
 from .redact import redact
 from .render import render, support_bundle, write_bundle
 from .runner import Hooks, Session, adiagnose, diagnose
-from .triage import triage
+
+if TYPE_CHECKING:  # type checkers see the function that `triage(path)` calls
+    from .triage import triage as triage
+else:  # at run time the package itself, which is callable: why403_kit.triage(path) and why403_kit.triage.TriageReport both work
+    from . import triage
 
 __all__ = [
     "SCHEMA_VERSION", "Diagnosis", "Exchange", "ExportError", "Finding", "Hooks", "InputError", "KnowledgeError", "Lab", "LabError",

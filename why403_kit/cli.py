@@ -22,6 +22,7 @@ from .redact import redact
 from .render import FORMATS, render, table, to_json, write_bundle
 from .render.text import StepProgress, use_colour
 from .runner import Hooks, diagnose
+from .triage import TriageReport
 
 CLASSIFY_STDIN_LIMIT = 64 << 20  # bytes of JSON `why403 classify` reads from stdin; more is refused, never cut
 
@@ -173,25 +174,28 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 
 def _cmd_triage(a: argparse.Namespace) -> int:
-    """Group the refusals in a HAR, JSON Lines or log file by cause; exit 1 when there is any."""
-    import io
+    """Group the refusals in logs of any size by cause; exit 1 when there is any, 2 for input that is not a log."""
     from pathlib import Path
 
-    from .triage import triage
+    from .triage import FieldMap, triage_files
 
-    if not a.file.strip():
+    if not [f for f in a.files if f.strip()]:
         raise InputError("no file given")
-    report = triage(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if a.file == "-" else Path(a.file))
-    if a.format == "json":
-        print(redact(json.dumps(report.to_dict(), indent=2)))
-    elif a.format == "markdown":
-        print(redact(report.to_markdown()))
-    else:
-        rows = [[g.cause, str(g.count), f"{g.share:.0%}", g.first_seen, g.last_seen, ",".join(map(str, g.statuses)), g.example, g.fix]
-                for g in report.groups]
-        head = (f"{report.refusals} refusal(s), {report.ok} ok, {report.skipped} skipped (format {report.format}"
-                + (", stopped at the limit" if report.truncated else "") + ")")
-        print(redact(head + ("\n\n" + table(rows, ["cause", "count", "share", "first seen", "last seen", "status", "example", "fix"]) if rows else "")))
+    if a.plot and Path(a.plot).suffix.lower() not in (".svg", ".png"):
+        raise InputError(f"--plot writes .svg or .png, not {Path(a.plot).name}")
+    if a.plot and not Path(a.plot).resolve().parent.is_dir():
+        raise InputError(f"--plot: {Path(a.plot).parent} is not a directory")
+    fields = FieldMap.parse(a.field or [], a.fields_file)
+    report = triage_files(a.files, stdin=sys.stdin.buffer, engine=a.engine, fields=fields, max_events=a.max_events,
+                          per_event=a.per_event, progress=a.progress)
+    print(render(report, a.format))
+    if a.plot:
+        from .render import triage_plot
+
+        triage_plot(report, a.plot)
+        print(f"wrote {a.plot}", file=sys.stderr)
+    if a.per_event:
+        print(f"wrote {a.per_event}", file=sys.stderr)
     return 1 if report.refusals else 0
 
 
@@ -255,9 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--scenario", default="edge_block", help="runbook: lab scenario to run the runbook against (default edge_block)")
     ex.add_argument("--notebook", help="runbook: the runbook notebook (default: the one shipped with why403-kit)")
     ex.set_defaults(func=_cmd_export)
-    tr = sub.add_parser("triage", help="group the refusals in a HAR, JSON Lines or log file by cause (offline)")
-    tr.add_argument("file", help="HAR, JSON Lines, JSON array or log file ('-' = stdin)")
-    tr.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    tr = sub.add_parser("triage", help="group the refusals in logs of any size by cause (offline: HAR, JSON Lines, CSV, Parquet, logs)")
+    tr.add_argument("files", nargs="+", metavar="FILE",
+                    help="HAR, JSON Lines, JSON array, CSV, Parquet or log file, .gz/.zst too; a glob or a directory; '-' = stdin")
+    tr.add_argument("--format", choices=FORMATS.names(TriageReport), default="table")
+    tr.add_argument("--engine", choices=["auto", "python", "duckdb", "spark"], default="auto",
+                    help="auto: DuckDB for JSON Lines/CSV/Parquet files, the streaming reader otherwise; spark: $WHY403_SPARK_MASTER or local[*]")
+    tr.add_argument("--field", action="append", metavar="NAME=PATH",
+                    help="where a field sits, e.g. status=response.status, body=response.body (repeatable); or a preset: litellm, openai")
+    tr.add_argument("--fields-file", metavar="FILE", help="a TOML or JSON file of NAME = \"dotted.path\"")
+    tr.add_argument("--max-events", type=int, metavar="N", help="read at most N records (default: everything)")
+    tr.add_argument("--per-event", metavar="FILE", help="write each event's cause to FILE.parquet or FILE.csv (for joining back)")
+    tr.add_argument("--plot", metavar="FILE", help="draw the causes over time to FILE.svg or FILE.png")
+    tr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="a progress bar on stderr (default: when stderr is a terminal)")
     tr.set_defaults(func=_cmd_triage)
     faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
     faq.set_defaults(func=lambda a: print("\n\n".join(f"Q: {f.q}\nA: {f.a}" for f in knowledge.load().faq)) or 0)

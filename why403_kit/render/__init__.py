@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 
 from ..errors import InputError
 from ..model import Report
+from ..triage import TriageReport
 from .bundle import support_bundle, write_bundle
 from .html import View, diagram_html, findings_html, findings_styler, step_sections_html, verdict_html
 from .json import report_json, to_json
 from .markdown import report_markdown
 from .svg import decision_path, decision_path_svg, describe_path
 from .text import report_text, table
+from .triage import triage_json, triage_markdown, triage_plot, triage_text, triage_timeline
 
 R = TypeVar("R")
 
@@ -46,6 +48,9 @@ FORMATS = Formats()
 FORMATS.add(Report, "table", report_text)
 FORMATS.add(Report, "json", report_json)
 FORMATS.add(Report, "markdown", report_markdown)
+FORMATS.add(TriageReport, "table", triage_text)
+FORMATS.add(TriageReport, "json", triage_json)
+FORMATS.add(TriageReport, "markdown", triage_markdown)
 
 
 def render(obj: object, name: str) -> str:
@@ -55,4 +60,5 @@ def render(obj: object, name: str) -> str:
 
 __all__ = ["FORMATS", "Formats", "View", "decision_path", "decision_path_svg", "describe_path", "diagram_html", "findings_html",
            "findings_styler", "render", "report_json", "report_markdown", "report_text", "step_sections_html", "support_bundle",
-           "table", "to_json", "verdict_html", "write_bundle"]
+           "table", "to_json", "triage_json", "triage_markdown", "triage_plot", "triage_text", "triage_timeline", "verdict_html",
+           "write_bundle"]

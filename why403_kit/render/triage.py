@@ -1,0 +1,129 @@
+"""Every view of a TriageReport: terminal text, Markdown, JSON, a DataFrame of the timeline, the causes-over-time plot.
+
+Registered in :data:`why403_kit.render.FORMATS` under ``TriageReport`` (``table``, ``json``, ``markdown``), so
+``why403 triage --format`` offers what is registered. Every string leaves through ``redact`` (JSON: the structure is
+masked, then serialized); pandas and matplotlib are imported only inside the function that needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..redact import redact
+from ..triage import CauseGroup, TriageReport
+from .json import to_json
+from .markdown import cell
+from .text import PROSE_WIDTH, labelled, table, terminal_width
+
+_COLUMNS = ["cause", "count", "share", "seen (UTC)", "status", "hosts", "keys"]
+
+
+def _seen(g: CauseGroup) -> str:
+    """First and last day seen, short: the times to the second are in the section under the table."""
+    first, last = g.first_seen[:10], g.last_seen[:10]
+    if not first:
+        return ""
+    return first if last in ("", first) else f"{first} → {last[5:] if last[:4] == first[:4] else last}"
+
+
+def _cells(g: CauseGroup) -> list[str]:
+    hosts = (g.hosts[0] + (f" +{len(g.hosts) - 1}" if len(g.hosts) > 1 else "")) if g.hosts else ""
+    return [g.cause, str(g.count), f"{g.share:.0%}", _seen(g), ", ".join(map(str, g.statuses)), hosts, str(g.keys)]
+
+
+def headline(report: TriageReport) -> str:
+    skipped = f"{report.skipped} skipped" + (" (" + "; ".join(f"{n} {why}" for why, n in report.skipped_reasons.items()) + ")"
+                                              if report.skipped_reasons else "")
+    return (f"{report.refusals} refusal(s), {report.ok} ok, {skipped}; {report.records} record(s) read, format {report.format}, "
+            f"engine {report.engine}, {report.signatures} signature(s)" + (", stopped early" if report.truncated else ""))
+
+
+def triage_text(report: TriageReport, *, width: int | None = None) -> str:
+    """The terminal view: the headline, one row per cause (fitted to the width), then each cause's example and fix once."""
+    cols = width or terminal_width()
+    prose = min(cols, PROSE_WIDTH)
+    lines = [headline(report)]
+    lines += [labelled("note", n, prose) for n in report.notes]
+    if report.groups:
+        lines += ["", table([_cells(g) for g in report.groups], _COLUMNS, width=cols, long_columns={"hosts"})]
+        for g in report.groups:
+            lines += ["", f"{g.cause} ({g.count}): {g.title}"]
+            if g.first_seen:
+                lines.append(labelled("seen", f"{g.first_seen} → {g.last_seen}", prose))
+            for label, values in (("hosts", g.hosts), ("models", g.models)):
+                if values:
+                    lines.append(labelled(label, ", ".join(values), prose))
+            lines.append(labelled("example", f"({g.example_at}) {g.example}", prose))
+            lines.append(labelled("fix", g.fix, prose))
+    return redact("\n".join(lines))
+
+
+def triage_markdown(report: TriageReport) -> str:
+    """The Markdown view: headline, notes, the table of causes, then a section per cause."""
+    lines = [f"# Triage: {report.refusals} refusal(s) in {report.events} event(s)", "", headline(report) + ".", ""]
+    lines += [f"- {cell(n)}" for n in report.notes]
+    if report.groups:
+        lines += ["", "| cause | count | share | first seen | last seen | statuses | hosts | models | keys |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {cell(g.cause)} | {g.count} | {g.share:.0%} | {cell(g.first_seen)} | {cell(g.last_seen)} | "
+                  f"{cell(', '.join(map(str, g.statuses)))} | {cell(', '.join(g.hosts))} | {cell(', '.join(g.models))} | {g.keys} |"
+                  for g in report.groups]
+        for g in report.groups:
+            lines += ["", f"## {g.cause}: {g.title}", "", g.summary, "", f"- **Example** ({cell(g.example_at)}): {cell(g.example)}",
+                      f"- **Fix**: {g.fix}", f"- **Retry**: {g.retry}"]
+    return redact("\n".join(lines) + "\n")
+
+
+def triage_json(report: TriageReport) -> str:
+    """The stable JSON shape (``schema_version`` first), masked as a structure, then serialized."""
+    return to_json(report.to_dict())
+
+
+def triage_timeline(report: TriageReport) -> Any:
+    """Events per cause per bucket (hour or day), wide: one column per cause."""
+    import pandas as pd
+
+    data = {g.cause: pd.Series({pd.Timestamp(t): n for t, n in g.timeline}, dtype="int64") for g in report.groups}
+    return pd.DataFrame(data).fillna(0).astype("int64").sort_index()
+
+
+def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
+    """Causes over time, stacked per hour (or per day for spans over two weeks); .svg or .png by ``path``'s suffix."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    ax = fig.add_subplot()
+    causes = [g for g in report.groups if g.timeline]
+    if causes:
+        buckets = sorted({t for g in causes for t, _ in g.timeline})
+        from datetime import datetime
+
+        xs = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in buckets]
+        bottom = [0] * len(buckets)
+        width = (1 / 24 if report.bucket == "hour" else 1.0) * 0.9
+        for g in causes:
+            counts = dict(g.timeline)
+            ys = [counts.get(t, 0) for t in buckets]
+            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge")  # type: ignore[arg-type]
+            bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
+        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        fig.autofmt_xdate()
+    else:
+        ax.text(0.5, 0.5, "no dated refusals", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel(f"refusals per {report.bucket}")
+    ax.set_title(f"Refusals by cause over time ({report.refusals} in {report.events} events)")
+    if path is not None:
+        target = Path(path)
+        if target.suffix.lower() not in (".svg", ".png"):
+            raise InputError(f"--plot writes .svg or .png, not {target.name}")
+        fig.savefig(target, format=target.suffix.lower().lstrip("."))
+    return fig
+
+
+__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text", "triage_timeline"]

@@ -1,0 +1,229 @@
+"""The Spark engine: the same signature reduction on a cluster, the kit's classifier on the executors.
+
+Each line (or row, turned into a JSON object) is masked into its signature with the shared pattern (Java's regex
+reads it like Python's and DuckDB's), the per-event fields are pulled out, and the events are grouped by signature.
+The distinct signatures are judged by ``mapInPandas`` with the very function the other engines use, so the job runs
+unchanged under ``spark-submit``, on Databricks or EMR (the executors need why403-kit installed). Only the distinct
+signatures and their per-host/model/key/hour counts come back to the driver. pyspark is imported only here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import InputError
+from ._events import EXC_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
+from ._model import TriageReport
+from ._readers import ReadContext, event_from_line
+from ._reduce import Reduction, SigStats, Verdict, build_report, judge
+from ._signature import KEY_PATTERN
+from ._sources import Source, compression, is_parquet, magic
+
+_JUDGED = ("sig string, counts_as string, cause string, confidence double, status int, example string, at string, "
+           "skip_reason string")
+_TB = "Traceback (most recent call last)"
+
+
+def session() -> Any:
+    """The active SparkSession, or a new one on $WHY403_SPARK_MASTER (default ``local[*]``)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("the spark engine needs pyspark (pip install 'why403-kit[spark]') and Java 17+") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    master = os.environ.get("WHY403_SPARK_MASTER", "local[*]")
+    if master.startswith("local"):  # local workers run this interpreter, where the kit is installed
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder: Any = SparkSession.builder
+    spark = (builder.master(master).appName("why403-triage")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _judge_batches(fields: FieldMap) -> Any:
+    """The function mapInPandas runs on the executors: judge each distinct signature's example line once."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pandas as pd
+
+        for batch in batches:
+            rows: list[tuple[Any, ...]] = []
+            for sig, line in zip(batch["sig"], batch["line"], strict=True):
+                if line is None or not str(line).strip():
+                    rows.append((sig, "skipped", "", 0.0, None, "", "", "blank line"))
+                    continue
+                kind, ev = event_from_line(str(line), "a line like this one", fields)
+                if ev is None or not (ev.status or ev.body or ev.exception):
+                    reason = "not an event" if kind == "json" else "line that reports nothing"
+                    rows.append((sig, "skipped", "", 0.0, None, "", "", reason))
+                    continue
+                v = judge(ev)
+                rows.append((sig, v.counts_as, v.cause, v.confidence, v.status, v.example, v.where, v.skip_reason))
+            yield pd.DataFrame(rows, columns=["sig", "counts_as", "cause", "confidence", "status", "example", "at", "skip_reason"]).astype(
+                {"status": "Int32"})
+
+    return run
+
+
+def _first(cols: list[Any]) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.coalesce(*[F.when(c != "", c) for c in cols])
+
+
+def _time(raw: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    epoch = raw.rlike(r"^\d{9,14}(\.\d+)?$")
+    as_double = raw.cast("double")
+    iso = F.regexp_replace(F.regexp_extract(raw, TS_PATTERN, 0), ",", ".")
+    http = F.regexp_extract(raw, r"\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2}", 0)
+    return (F.when(epoch, F.timestamp_micros((F.when(as_double > 1e11, as_double / 1000).otherwise(as_double) * 1_000_000).cast("long")))
+            .otherwise(F.coalesce(F.try_to_timestamp(F.when(iso != "", iso)),
+                                  F.try_to_timestamp(F.when(http != "", http), F.lit("d MMM yyyy HH:mm:ss")))))
+
+
+def _events(lines: Any, fields: FieldMap, pattern: str) -> Any:
+    """One row per record: sig, line, ts, host, model, key, tb."""
+    from pyspark.sql import functions as F
+
+    m = F.from_json(F.col("line"), "map<string,string>")
+    df = lines.withColumn("_m", F.when(F.ltrim(F.col("line")).startswith("{"), m))
+    top = F.col("_m")
+
+    def at(path: tuple[str, ...]) -> Any:
+        if len(path) == 1:
+            return top.getItem(path[0])
+        return F.get_json_object(top.getItem(path[0]), "$" + "".join(f"['{p}']" for p in path[1:]))
+
+    def guesses(name: str, keys: tuple[str, ...], extra: Sequence[tuple[str, ...]] = ()) -> Any:
+        if name in fields.paths:
+            return _first([at(fields.paths[name])])
+        return _first([at((k,)) for k in keys] + [at(p) for p in extra])
+
+    ts_raw = guesses("time", TS_KEYS, [("request", k) for k in TS_KEYS] + [("headers", "date"), ("headers", "Date")])
+    url = guesses("url", URL_KEYS, [("request", "url")])
+    text = _first([at((k,)) for k in EXC_KEYS] + [at((k,)) for k in MSG_KEYS if k != "error"])
+    url_host = F.regexp_extract(url, URL_PATTERN, 1)
+    bare = F.when(url.rlike(r"^[\w.\-]+(:\d+)?$") & url.contains("."), url)
+    host_json = F.coalesce(F.when(url_host != "", url_host), bare, F.when(F.regexp_extract(text, URL_PATTERN, 1) != "", F.regexp_extract(text, URL_PATTERN, 1)))
+    host_text = F.when(F.regexp_extract("line", URL_PATTERN, 1) != "", F.regexp_extract("line", URL_PATTERN, 1))
+    is_json = top.isNotNull()
+    host = F.lower(F.substring_index(F.coalesce(F.when(is_json, host_json).otherwise(host_text), F.lit("")), "@", -1)).substr(1, 200)
+    key_raw = F.when(F.regexp_extract("line", KEY_PATTERN, 0) != "", F.regexp_extract("line", KEY_PATTERN, 0))
+    key_field = guesses("key", KEY_KEYS)
+    key = F.substring(F.sha2(F.when(is_json, F.coalesce(key_field, key_raw)).otherwise(key_raw), 256), 1, 12)
+    model = F.when(is_json, F.coalesce(guesses("model", MODEL_KEYS), F.lit("")).substr(1, 100)).otherwise(F.lit(""))
+    ts = F.when(is_json, _time(ts_raw)).otherwise(_time(F.col("line")))
+    return df.select(
+        F.regexp_replace("line", pattern, "#").alias("sig"), "line", ts.alias("ts"), host.alias("host"), model.alias("model"),
+        key.alias("key"), (~is_json & F.ltrim(F.col("line")).startswith(_TB)).alias("tb"),
+    )
+
+
+def _utc(micros: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(micros) / 1e6, UTC) if micros is not None else None
+
+
+def reduce_lines(lines: Any, fields: FieldMap, ctx: ReadContext, sources: list[str]) -> Reduction:
+    """The reduction on the cluster; ``lines`` is a DataFrame with one string column ``line``."""
+    from pyspark.sql import functions as F
+
+    from ._duckdb import line_pattern
+
+    ev = _events(lines, fields, line_pattern(fields)).persist()
+    try:
+        sigs = ev.groupBy("sig").agg(F.count(F.lit(1)).alias("n"), F.unix_micros(F.min("ts")).alias("first"),
+                                     F.unix_micros(F.max("ts")).alias("last"), F.first("line").alias("line"),
+                                     F.sum(F.col("tb").cast("int")).alias("tb"))
+        judged = sigs.select("sig", "line").mapInPandas(_judge_batches(fields), _JUDGED)
+        rows = sigs.drop("line").join(judged, "sig", "left").collect()
+        dims: dict[str, dict[str | None, Counter[Any]]] = {}
+        for dim in ("host", "model", "key"):
+            counts: dict[str | None, Counter[Any]] = {}
+            for r in ev.where(F.col(dim).isNotNull() & (F.col(dim) != "")).groupBy("sig", dim).count().collect():
+                counts.setdefault(r["sig"], Counter())[r[dim]] = int(r["count"])
+            dims[dim] = counts
+        hours: dict[str | None, Counter[Any]] = {}
+        for r in (ev.where(F.col("ts").isNotNull()).groupBy("sig", F.unix_micros(F.date_trunc("hour", "ts")).alias("h")).count().collect()):
+            hours.setdefault(r["sig"], Counter())[_utc(r["h"])] = int(r["count"])
+    finally:
+        ev.unpersist()
+    red = Reduction("spark", ctx, sources=sources)
+    tracebacks = 0
+    for r in rows:
+        n = int(r["n"])
+        ctx.records += n
+        tracebacks += int(r["tb"] or 0)
+        if r["counts_as"] == "skipped" and r["skip_reason"] in ("blank line", "not an event", "line that reports nothing"):
+            ctx.skip(r["skip_reason"], n)
+            continue
+        sig = r["sig"]
+        verdict = Verdict(r["counts_as"], r["cause"] or "", float(r["confidence"] or 0.0), r["status"], r["example"] or "",
+                          r["at"] or "", r["skip_reason"] or "")
+        red.sigs[sig] = SigStats(count=n, first=_utc(r["first"]), last=_utc(r["last"]), hosts=dims["host"].get(sig, Counter()),
+                                 models=dims["model"].get(sig, Counter()), keys=dims["key"].get(sig, Counter()),
+                                 hours=hours.get(sig, Counter()), verdict=verdict)
+    if tracebacks:
+        ctx.notes.append(f"{tracebacks} Python traceback(s): Spark reads them line by line; the streaming engine (--engine python) "
+                         "reads each as one event")
+    ctx.formats["spark"] += 1
+    return red
+
+
+def _as_lines(df: Any, column: str | None) -> Any:
+    from pyspark.sql import functions as F
+
+    if column is None and len(df.columns) == 1 and dict(df.dtypes)[df.columns[0]] == "string":
+        column = df.columns[0]
+    if column is not None:
+        if column not in df.columns:
+            raise InputError(f"the DataFrame has no column {column!r} (columns: {', '.join(df.columns)})")
+        return df.select(F.col(column).cast("string").alias("line"))
+    return df.select(F.to_json(F.struct(*[F.col(c) for c in df.columns])).alias("line"))
+
+
+def triage_dataframe(df: Any, *, column: str | None = None, fields: FieldMap | None = None) -> TriageReport:
+    fmap = fields or FieldMap()
+    ctx = ReadContext(fields=fmap)
+    return build_report([reduce_lines(_as_lines(df, column), fmap, ctx, ["<DataFrame>"])])
+
+
+def reduce_sources(sources: list[Source], opts: Any) -> TriageReport:
+    """``--engine spark``: JSON Lines and log files, CSV and Parquet, read by Spark itself."""
+    streams = [s.name for s in sources if s.path is None]
+    if streams:
+        raise InputError("the spark engine reads files (a path, a glob, a directory), not stdin; use --engine python or duckdb")
+    if opts.per_event is not None:
+        raise InputError("--per-event is written by the python and duckdb engines; with Spark, join triage_spark's signatures instead")
+    spark = session()
+    frames = []
+    for source in sources:
+        path = str(source.path)
+        if is_parquet(source):
+            frames.append(_as_lines(spark.read.parquet(path), None))
+        elif path.lower().endswith((".csv", ".csv.gz")):
+            frames.append(_as_lines(spark.read.option("header", "true").csv(path), None))
+        else:
+            if compression(magic(source)) == "zstd" or (compression(magic(source)) == "gzip" and not path.endswith(".gz")):
+                raise InputError(f"{source.name}: Spark reads gzip files named .gz; decompress it or use --engine duckdb")
+            frames.append(spark.read.text(path).select("value").withColumnRenamed("value", "line"))
+    lines = frames[0]
+    for frame in frames[1:]:
+        lines = lines.unionByName(frame)
+    if opts.max_events is not None:
+        lines = lines.limit(opts.max_events)
+    ctx = ReadContext(fields=opts.fields, limit=opts.max_events)
+    red = reduce_lines(lines, opts.fields, ctx, [s.name for s in sources])
+    if opts.max_events is not None and ctx.records >= opts.max_events:
+        ctx.truncated = True
+    return build_report([red])
