@@ -213,7 +213,8 @@ def _rec(status: int | None, body: str = "", path: str = "/v1/chat/completions")
     (_rec(400, '{"error":{"message":"[] is too short - \'messages\'","type":"invalid_request_error"}}'), "invalid", False, "pass", ""),
     (_rec(404, '{"error":{"message":"Invalid URL (POST /v1/responses)"}}', "/v1/responses"), "invalid", False, "warn", ""),
     (_rec(404, "", "/openai/deployments/x/chat/completions"), "invalid", True, "fail", "wrong_endpoint"),
-    (_rec(200, "{}"), "invalid", False, "warn", ""),
+    (_rec(200, '{"id":"chatcmpl-1","choices":[]}'), "invalid", False, "warn", ""),  # a lenient gateway ran it: its answer has the API's shape
+    (_rec(200, "{}"), "invalid", False, "fail", "proxy_block"),  # a 200 without it is something else answering
     (_rec(400, '{"error":{"message":"Your organization must be verified to use the model `o3`."}}'), "invalid", False, "fail", "org_verification_required"),
     (_rec(403, '{"error":{"code":"unsupported_country_region_territory","message":"Country, region, or territory not supported"}}'),
      "invalid", False, "fail", "unsupported_region"),

@@ -444,3 +444,21 @@ def test_template_ships_with_the_package() -> None:
     for name in ("conf.json", "index.html.j2", "static/why403.css"):
         assert root.joinpath(name).is_file(), name
     assert json.loads(root.joinpath("conf.json").read_text())["base_template"] == "lab"
+
+
+def test_scrub_masks_every_derived_form_of_an_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import secrets
+
+    from why403_kit.export import scrub_notebook, secret_values
+
+    from ._leaks import leaks
+
+    key = secrets.token_hex(16)  # never held by a Secret in this process until secret_values reads it
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", key)
+    forms = [base64.b64encode(f"Bearer {key}".encode()).decode(), key.encode().hex(), json.dumps(key.upper())]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="\n".join(forms))])])
+    scrubbed, _ = scrub_notebook(nb, secret_values())
+    text = json.dumps(scrubbed)
+    assert not leaks(text, key), leaks(text, key)

@@ -1,7 +1,7 @@
 """The hostile servers do what they say, and against them the kit leaks no form of the key into anything it makes.
 
-The last section holds the cases that need part 2 of the hardening (changes outside the masking modules): each is a
-strict xfail saying what has to change; it turns into a failure the day it passes, so the marker is removed then.
+The last section holds the cases part 2 of the hardening closed outside the masking modules: proxies, user info in the
+base URL, keys with control characters, 200s that are not the API, resets mid-body and deadlines.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 
 from why403_kit import InputError, Report, Secret, Target, classify, diagnose, render, support_bundle, triage, write_bundle
 from why403_kit.probes._http import MAX_BODY
+from why403_kit.redact import redact
 from why403_kit.render import findings_html, verdict_html
 from why403_kit.render.triage import triage_json, triage_markdown, triage_text
 
@@ -207,13 +208,20 @@ def test_the_cli_against_an_echoing_server_prints_and_writes_no_form_of_the_key(
 
 @pytest.mark.parametrize(("key", "provider"), [(CANARY, "openai"), ("9f3c1e7a5b2d4c6e8f0a1b3c5d7e9f21", "azure")])
 def test_a_key_with_a_trailing_cr_leaves_no_trace(hostile: HostileServer, tmp_path: Path, key: str, provider: str) -> None:
-    # A Windows .env: the HTTP library refuses the header and quotes the key, escaped, in its error message. An Azure
-    # key (32 hex digits) has no shape a pattern knows: only the live registry, escaped forms included, can mask it.
+    # A Windows .env. The kit refuses to send it; the HTTP library, asked directly, refuses the header and quotes the key,
+    # escaped, in its error message. An Azure key (32 hex digits) has no shape a pattern knows: only the live registry,
+    # escaped forms included, can mask that message.
     azure: dict[str, Any] = {"deployment": "gpt4o", "api_version": "2024-10-21"} if provider == "azure" else {}
+    before = len(hostile.received)
     report = diagnose(Target(base_url=hostile.url("echo"), api_key=Secret(key + "\r"), provider=provider, timeout=5, **azure))
-    assert any("LocalProtocolError" in (e.error or "") for e in report.exchanges)
-    for name, text in _artefacts(report, tmp_path).items():
-        assert not leaks(text, key), name
+    assert not any(r.credential for r in hostile.received[before:])
+    assert any(f.cause == "malformed_auth_header" and "CR" in f.evidence and "Windows" in f.evidence for f in report.findings)
+    with pytest.raises(httpx.LocalProtocolError) as err:
+        httpx.get(hostile.url("echo") + "/models", headers={"api-key": key + "\r"}, timeout=5)
+    assert leaks(str(err.value), key)  # the library's message holds the key ...
+    texts = _artefacts(report, tmp_path) | {"the library's error, masked": redact(str(err.value))}
+    for name, text in texts.items():
+        assert not leaks(text, key), name  # ... and nothing the kit makes does
 
 
 def test_the_key_never_follows_a_redirect(hostile: HostileServer) -> None:
@@ -231,8 +239,7 @@ def test_a_password_in_the_base_url_is_never_printed(lab: Any, tmp_path: Path) -
     base = lab.url("healthy").replace("http://", "http://svc:Hunter2Passw0rd@")
     report = diagnose(Target(base_url=base, api_key=Secret(CANARY), timeout=5))
     for name, text in _artefacts(report, tmp_path).items():
-        if not name.startswith("repr("):  # reprs: see the xfail below
-            assert "Hunter2Passw0rd" not in text, name
+        assert "Hunter2Passw0rd" not in text, name
 
 
 def test_a_proxy_password_is_never_printed(hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -244,9 +251,7 @@ def test_a_proxy_password_is_never_printed(hostile: HostileServer, monkeypatch: 
         assert "Pr0xyPassw0rd" not in text, name
 
 
-# ---- part 2: changes outside the masking modules -------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="part 2 (probes/_http.py or the runner's client): a plain-http target is never reached through "
-                                       "HTTP_PROXY/ALL_PROXY; the key goes only to the target's origin")
+# ---- routing, input and hostile answers (part 2) -------------------------------------------------------------------
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
 def test_a_plain_http_target_is_never_reached_through_a_proxy(hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     for name in ("NO_PROXY", "no_proxy"):
@@ -257,8 +262,6 @@ def test_a_plain_http_target_is_never_reached_through_a_proxy(hostile: HostileSe
     assert not leaks(proxy.seen) and proxy.forwards == 0
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (model.Target or the credentials probe): user info in the base URL is refused (InputError, exit 2) "
-                                       "or stripped with a finding; today httpx replaces the Bearer key with Basic auth")
 def test_user_info_in_the_base_url_is_refused_or_stripped(hostile: HostileServer) -> None:
     base = hostile.url("echo").replace("http://", "http://svc:Hunter2Passw0rd@")
     try:
@@ -272,15 +275,11 @@ def test_user_info_in_the_base_url_is_refused_or_stripped(hostile: HostileServer
     assert any("user info" in f.evidence.lower() for f in report.findings)
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (model.py): Target's repr (and so Report's) shows base_url unmasked; strip the user info "
-                                       "at validation (redact.split_userinfo) or mask the repr")
 def test_reprs_hold_no_url_password(lab: Any) -> None:
     target = Target(base_url=lab.url("healthy").replace("http://", "http://svc:Hunter2Passw0rd@"), api_key=Secret(CANARY), timeout=5)
     assert "Hunter2Passw0rd" not in repr(target)
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (probes/credentials.py): a key with control characters is never sent; a malformed_auth_header "
-                                       "finding names them (why403_kit._keys.key_control_characters)")
 def test_a_key_with_control_characters_is_never_sent(hostile: HostileServer) -> None:
     key = CANARY[:20] + "\t" + CANARY[20:]  # h11 lets a TAB inside a header value through
     before = len(hostile.received)
@@ -304,12 +303,7 @@ def test_triage_examples_hold_no_cut_piece_of_the_key() -> None:
     assert_no_leak(json.dumps(report.to_dict()), triage_markdown(report), triage_text(report), triage_json(report))
 
 
-_NOT_THE_API = pytest.mark.xfail(strict=True, reason="part 2 (probes: 200 is ok only when the body has the API's shape): a 200 that is "
-                                                     "not the API is something answering in the provider's place (proxy_block), never ok")
-
-
-@pytest.mark.parametrize("behaviour", ["captive_portal", *(pytest.param(b, marks=_NOT_THE_API)
-                                                           for b in ("truncated_json", "gzip_bomb", "deflate_bomb", "huge_body"))])
+@pytest.mark.parametrize("behaviour", ["captive_portal", "truncated_json", "gzip_bomb", "deflate_bomb", "huge_body"])
 def test_a_200_that_is_not_the_api_is_never_ok(hostile: HostileServer, behaviour: str) -> None:
     report = diagnose(Target(base_url=hostile.url(behaviour), api_key=Secret(CANARY), timeout=5))
     assert report.verdict.cause != "ok" and report.failed
@@ -317,15 +311,12 @@ def test_a_200_that_is_not_the_api_is_never_ok(hostile: HostileServer, behaviour
         assert report.verdict.cause == "proxy_block"
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (probes/_http.py exchange): a reset mid-body keeps the status and headers already received")
 def test_a_reset_mid_body_keeps_the_401_that_arrived(hostile: HostileServer) -> None:
     report = diagnose(Target(base_url=hostile.url("reset_mid_body"), api_key=Secret(CANARY), timeout=5))
     assert report.verdict.cause == "invalid_api_key"
     assert any(e.status == 401 and e.headers.get("x-request-id") == "req_hostile_reset" for e in report.exchanges)
 
 
-@pytest.mark.xfail(strict=True, reason="part 2 (runner and probes/_http.py): every request and the whole run have a deadline; a drip "
-                                       "ends in a finding that the answer was too slow (bound used here: 20 s for timeout=2)")
 def test_a_dripping_server_cannot_hold_the_run() -> None:
     results: dict[str, Report] = {}
     with HostileServer(drip_interval=0.5, drip_limit=120) as srv:

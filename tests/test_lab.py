@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -110,3 +119,138 @@ def test_scenario_ids_are_cause_ids_and_the_old_name_still_works(lab: Lab, capsy
     assert main(["lab", "--list"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]  # under the header and its dashes
     assert listed == list(SCENARIOS) and "ok" in listed and "healthy" not in listed
+
+
+# ---- a lab that one client cannot stop, that stops when told, and that keeps stderr clean ------------------------------
+LAB_CERT = Path(__file__).resolve().parent.parent / "why403_kit" / "lab" / "tls" / "lab-cert.pem"
+
+
+def _trusting() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(LAB_CERT))
+
+
+def test_an_idle_client_on_the_tls_port_blocks_no_one() -> None:
+    with Lab() as lab:
+        port = int(lab.tls_origin.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # connects and never says hello
+            r = httpx.get(f"{lab.url('tls_interception')}/models", headers=BEARER, verify=_trusting(), timeout=5)
+        assert r.status_code == 200 and r.json()["object"] == "list"
+
+
+def test_stop_without_start_returns_at_once_and_twice_is_fine() -> None:
+    lab = Lab()
+    stopper = threading.Thread(target=lab.stop)
+    stopper.start()
+    stopper.join(5)
+    assert not stopper.is_alive()
+    lab.stop()
+    with Lab() as started:
+        started.stop()  # then __exit__ stops it again
+
+
+def test_two_hundred_clients_at_once_are_all_answered() -> None:
+    clients = 200
+    barrier = threading.Barrier(clients)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client(origin: str) -> None:
+        barrier.wait()
+        try:  # connect must succeed at once (the listen backlog holds them all); the answer may take its turn
+            status = httpx.get(f"{origin}/ip", timeout=httpx.Timeout(60, connect=0.9)).status_code
+        except httpx.HTTPError:
+            status = 0
+        with lock:
+            statuses.append(status)
+
+    with Lab() as lab:
+        threads = [threading.Thread(target=client, args=(lab.origin,)) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert statuses.count(200) == clients, f"{clients - statuses.count(200)} of {clients} clients got no answer"
+
+
+def test_idle_connections_are_let_go_and_their_threads_end() -> None:
+    before = threading.active_count()
+    with Lab(idle_timeout=0.5) as lab:
+        port = int(lab.origin.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(50)]
+        try:
+            for s in idle:
+                assert s.recv(1) == b""  # the lab closed it (a timeout here raises: the lab would have kept it forever)
+        finally:
+            for s in idle:
+                s.close()
+        deadline = time.monotonic() + 10
+        while threading.active_count() > before + 2 and time.monotonic() < deadline:  # + the lab's two serving threads
+            time.sleep(0.05)  # polls a condition (the handler threads ended), not a guess
+        assert threading.active_count() <= before + 2
+
+
+@pytest.mark.parametrize("kwargs", [{"port": -1}, {"port": 70000}, {"latency_ms": -5}, {"latency_ms": float("nan")}, {"latency_ms": float("inf")}])
+def test_bad_lab_settings_are_refused(kwargs: dict[str, float]) -> None:
+    from why403_kit.errors import LabError
+
+    with pytest.raises(LabError):
+        Lab(**kwargs)  # type: ignore[arg-type]
+
+
+def _lab_process(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "why403_kit", "lab", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    return proc, first
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err
+
+
+def test_why403_lab_serves_the_tls_scenario_at_the_url_it_prints() -> None:
+    proc, banner = _lab_process("--scenario", "tls_interception")
+    try:
+        url = banner.split(" at ", 1)[1].strip()
+        assert url.startswith("https://127.0.0.1:")
+        r = httpx.get(f"{url}/models", headers=BEARER, verify=_trusting(), timeout=10)
+        assert r.status_code == 200 and r.json()["object"] == "list"
+        with pytest.raises(httpx.ConnectError):  # and to anyone who does not trust the lab, it is an intercepting proxy
+            httpx.get(f"{url}/models", headers=BEARER, timeout=10)
+    finally:
+        code, _, err = _stop(proc)
+    assert code == 0 and "Traceback" not in err
+
+
+MALFORMED = [
+    b"GET /s/ok/v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"POST /s/ok/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"POST /s/ok/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    b"POST /s/ok/v1/chat/completions HTTP/1.1\r\nContent-Length: 10\r\n\r\n\xff\xfe{not json",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS hello on the plain port
+    b"GARBAGE\r\n\r\n",
+    b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\n" + b"X: " + b"y" * 70000 + b"\r\n\r\n",
+    b"GET /s/ok/v1/models HTTP/1.1\r\nHost: x\r\n",  # then the client hangs up half way
+    b"GET /s/\xff\xfe/v1/models HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET http://[::1/v1/models HTTP/1.1\r\nHost: x\r\n\r\n",
+]
+
+
+def test_malformed_requests_get_an_answer_or_a_closed_connection_and_no_traceback() -> None:
+    proc, banner = _lab_process("--port", "0")
+    try:
+        origin = banner.split(" at ", 1)[1].strip().split("/s/")[0]
+        port = int(origin.rsplit(":", 1)[1])
+        for payload in MALFORMED:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s, contextlib.suppress(OSError):
+                s.sendall(payload)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(65536):
+                    pass
+        assert httpx.get(f"{origin}/s/ok/v1/models", headers=BEARER, timeout=10).status_code == 200  # and it still serves
+    finally:
+        code, _, err = _stop(proc)
+    assert code == 0 and err.strip() == "", err[-2000:]

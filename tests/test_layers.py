@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "why403_kit"
 
 # Lowest first. Each entry is the top-level module or package under why403_kit; "" is the package's __init__.
 LAYERS: list[set[str]] = [
-    {"_keys", "_secret", "redact", "_logs", "errors", "_resources"},  # masking (_keys <- _secret <- redact <- _logs), errors, the shipped notebooks
+    {"_keys", "_secret", "redact", "_logs", "errors", "_files", "_resources"},  # masking (_keys <- _secret <- redact <- _logs), errors, output files, the shipped notebooks
     {"knowledge"},                    # validated TOML
     {"model"},                        # the records
     {"classify"},                     # one answer -> a diagnosis

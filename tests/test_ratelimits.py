@@ -11,7 +11,16 @@ import pytest
 
 from why403_kit import Lab, Secret, Target, diagnose
 from why403_kit.lab._scenarios import AZURE_SCENARIOS, SCENARIOS
-from why403_kit.probes.ratelimits import backoff_plan, headroom, retry_after, retry_plan, retry_wait
+from why403_kit.probes.ratelimits import (
+    MAX_WAIT,
+    backoff_plan,
+    bounded,
+    headroom,
+    rate_limit_checks,
+    retry_after,
+    retry_plan,
+    retry_wait,
+)
 
 from .conftest import CANARY
 
@@ -83,3 +92,42 @@ def test_the_plot_shows_the_plan_the_step_proposes() -> None:
     # One parser: the plot reads no header itself (it calls retry_wait), so it cannot disagree with the step.
     literals = [n.value for n in ast.walk(ast.parse(PLOTS.read_text())) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert not [s for s in literals if re.search(r"(?i)retry-after|x-rate-?limit", s) and " " not in s]
+
+
+# ---- hostile values: capped, parsed, never an infinite, negative or NaN wait ---------------------------------------------
+@pytest.mark.parametrize(("value", "seconds", "capped"), [
+    ("1000000000000", MAX_WAIT, True), ("inf", MAX_WAIT, True), ("1e999", MAX_WAIT, True), ("9" * 400, MAX_WAIT, True),
+    ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_WAIT, True),
+    ("nan", None, False), ("-5", None, False), ("-inf", None, False), ("", None, False),
+    ("Sun, 06 Nov 1994 08:49:37 GMT", 37.0, False), ("Sunday, 06-Nov-94 08:49:37 GMT", 37.0, False),  # RFC 9110: IMF-fixdate, RFC 850
+    ("Sun Nov  6 08:49:37 1994", 37.0, False),  # asctime: no zone written, UTC by definition
+    ("Sun, 06 Nov 1994 08:40:00 GMT", 0.0, False),  # a date in the past: retry now
+])
+def test_retry_after_is_capped_and_http_dates_are_read(value: str, seconds: float | None, capped: bool) -> None:
+    headers = {"retry-after": value, "date": "Sun, 06 Nov 1994 08:49:00 GMT"}
+    wait = retry_wait(headers)
+    if seconds is None:
+        assert wait is None and retry_plan(headers) == backoff_plan(None)
+        return
+    assert wait is not None and wait.seconds == pytest.approx(seconds) and ("capped" in wait.reason) is capped
+    plan = retry_plan(headers)
+    assert all(0 <= d <= MAX_WAIT for d in plan) and plan[0] >= wait.seconds
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("1e15", MAX_WAIT), ("inf", MAX_WAIT), ("nan", None), ("-1500", None), ("1500", 1.5)])
+def test_retry_after_ms_is_capped_too(value: str, seconds: float | None) -> None:
+    wait = retry_wait({"retry-after-ms": value})
+    assert (wait.seconds if wait else None) == seconds
+    assert backoff_plan(float(value))[0] <= MAX_WAIT
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_a_limit_that_is_not_a_number_is_never_a_percentage(value: str) -> None:
+    from why403_kit.model import Exchange
+
+    ex = Exchange("GET", "https://api.example/v1/models", 200, {"x-ratelimit-limit-requests": value, "x-ratelimit-remaining-requests": "3",
+                                                                "x-ratelimit-limit-tokens": "1000", "x-ratelimit-remaining-tokens": value})
+    findings = rate_limit_checks([ex])
+    assert not any("nan" in f.evidence.lower() or "inf" in f.evidence.lower() for f in findings), findings
+    assert headroom(ex.headers)["requests"]["limit"] is None and headroom(ex.headers)["tokens"]["remaining"] is None
+    assert bounded(float(value)) in (None, MAX_WAIT)

@@ -303,3 +303,20 @@ def test_a_url_pasted_as_the_key_is_not_registered_but_its_password_is_masked() 
     pasted = Secret("https://user:Pa55wordPa55@api.example-gateway.test/v1")
     assert redact("calling https://api.example-gateway.test/v1/models") == "calling https://api.example-gateway.test/v1/models"
     assert "Pa55wordPa55" not in redact(f"key was {pasted.reveal()}")
+
+
+@pytest.mark.parametrize("text", [
+    '{"client_secret": "Zq8vK2mN4pX7rT1w"}', "client-secret=Zq8vK2mN4pX7rT1w", "password: Zq8vK2mN4pX7rT1w (from the vault)",
+    "{'access_token': 'Zq8vK2mN4pX7rT1w'}", "refresh-token=Zq8vK2mN4pX7rT1w", '"apikey":"Zq8vK2mN4pX7rT1w"', "secret = Zq8vK2mN4pX7rT1w",
+    "ACCESS_TOKEN: Bearer Zq8vK2mN4pX7rT1w",
+])
+def test_credential_names_beyond_headers_mask_their_value(text: str) -> None:
+    # once only the classifier's evidence masked these (a second pass in classify.py); now the one masking pass does
+    masked = redact(text)
+    assert "Zq8vK2mN4pX7rT1w" not in masked and MASK in masked
+    assert redact(masked) == masked
+
+
+def test_words_that_only_start_like_a_credential_name_stay() -> None:
+    for text in ("secretary: Bob", "passwords are checked", "tokens: 1200", "my password is long"):
+        assert redact(text) == text

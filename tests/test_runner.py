@@ -105,3 +105,24 @@ def test_which_finding_decides_the_verdict(findings: list[Finding], cause: str, 
 
 def test_a_replayed_finding_with_an_unknown_cause_reads_as_unknown() -> None:
     assert runner.decide([_f("credentials", "fail", "request_too_large_v9", observed=True)]).cause == "unknown"
+
+
+def test_a_step_that_ignores_the_budget_is_stopped_at_the_run_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import time
+
+    async def stuck(ctx: object) -> list[Finding]:  # waits on something that is not a request (its own socket, a lock)
+        await asyncio.sleep(3600)
+        return []
+
+    registry = tuple(dataclasses.replace(s, run=stuck) if s.id == "headers" else s for s in runner.REGISTRY)
+    monkeypatch.setattr(runner, "REGISTRY", registry)
+    ended: list[str] = []
+    started = time.monotonic()
+    target = Target(base_url=BASE_URL, api_key=Secret(CANARY), timeout=1, deadline=0.5)
+    report = diagnose(target, transport=FakeProvider().transport, steps=["credentials", "headers"], hooks=Hooks(on_step_end=ended.append))
+    assert time.monotonic() - started < 0.5 + runner._GRACE + 1.5
+    stopped = next(f for f in report.findings if f.step == "headers")
+    assert (stopped.status, stopped.check) == ("error", "deadline") and "deadline of 0.5 s" in stopped.evidence
+    assert any(f.check == "live GET /models" and f.status == "pass" for f in report.findings)  # the others still report
+    assert sorted(ended) == ["credentials", "headers"]

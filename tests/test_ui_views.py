@@ -138,3 +138,18 @@ def test_headroom_and_plots_read_rate_limit_headers() -> None:
     assert "25%" in labels  # 7500 of 30000 tokens left
     fig2 = backoff_figure(headers)
     assert any("first retry after 3 s (Retry-After 3)" in t.get_text() for t in fig2.axes[0].get_legend().get_texts())
+
+
+def test_the_faq_masks_an_answer_before_cutting_it() -> None:
+    import secrets
+
+    from why403_kit import Secret
+    from why403_kit.ui.faq import answer_head
+
+    from ._leaks import leaks
+
+    key = secrets.token_hex(16)  # an Azure-shaped key: nothing but the live registry recognises it
+    Secret(key)
+    body = "x" * 200 + " key " + key + " and the rest of the page"  # the first 220 characters keep 15 of its 32
+    assert not leaks(answer_head(body), key)
+    assert answer_head("<b>short</b>") == "&lt;b&gt;short&lt;/b&gt;"

@@ -11,6 +11,7 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
+from ._files import check_out_dir
 from .errors import InputError
 
 
@@ -42,9 +43,7 @@ def write_notebooks(out_dir: str | Path, *, force: bool = False) -> list[tuple[P
 
     Returns (path, 'wrote' | 'kept') per notebook. A notebook someone has worked in is never overwritten by accident.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory")
+    out = check_out_dir(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         done = []

@@ -525,24 +525,8 @@ def _match(plan: _Plan, ev: _Evidence) -> _Hit | None:
 
 
 # --- evidence (redact first, cut after) -------------------------------------------------------------------------------
-# Credentials inside quoted structures ({"api-key": "..."}, {'Ocp-Apim-Subscription-Key': '...'}) that the shared
-# redaction pass does not recognise by shape: masked here too before any text of the input is quoted.
-_CREDENTIAL_VALUE = re.compile(
-    r"""(?i)(["']?\b(?:x-api-key|api[-_]?key|apikey|authorization|proxy-authorization|ocp-apim-subscription-key|x-goog-api-key|"""
-    r"""access[-_]?token|refresh[-_]?token|client[-_]?secret|secret|password|cookie)["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)"""
-    r"""(?!\[REDACTED\])"""
-    r"""([^"'\s,;}]{6,})"""
-)
-
-
-_CREDENTIAL_WORDS = ("key", "auth", "token", "secret", "password", "cookie")
-
-
 def _safe(text: str) -> str:
-    """The text with every credential masked: the shared redaction pass, after masking credential-named values."""
-    low = text.lower()
-    if any(map(low.__contains__, _CREDENTIAL_WORDS)):  # every name _CREDENTIAL_VALUE knows holds one of these
-        text = _CREDENTIAL_VALUE.sub(lambda m: m.group(1) + "[REDACTED]", text)
+    """The text with every credential masked (the one masking pass, :func:`why403_kit.redact.redact`), ready to be cut."""
     return redact(text)
 
 

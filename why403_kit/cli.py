@@ -9,23 +9,29 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from . import knowledge
+from ._files import check_out_dir
 from ._resources import write_notebooks
 from ._secret import Secret
 from .classify import classify
 from .errors import ExportError, InputError
 from .lab import LAB_KEY, NOT_PLAYED, SCENARIOS, Lab, scenario_id
-from .model import PROVIDER_NAMES, Report, Target
+from .model import DEFAULT_TIMEOUT, MAX_DEADLINE, MAX_TIMEOUT, PROVIDER_NAMES, RUN_DEADLINE_FACTOR, Report, Target
+from .redact import redact
 from .render import FORMATS, render, table, to_json, write_bundle
 from .render.progress import bars, status_line, step_progress
 from .render.text import faq_text, is_terminal, terminal_width, use_colour
 from .runner import Hooks, diagnose
 from .triage import ENGINE_NAMES, TriageReport
 
+CLASSIFY_STDIN_LIMIT = 64 << 20  # bytes of JSON `why403 classify` reads from stdin; more is refused, never cut
+
 
 def _cmd_diagnose(a: argparse.Namespace) -> int:
+    if a.out:
+        check_out_dir(a.out)  # before any probe: the run may take its whole deadline, and then could not be saved
     allow = [c for c in (a.allowlist or "").split(",") if c.strip()]
     pasted = ""
     if a.request_file:
@@ -40,7 +46,7 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
     target = Target.from_env(
         api_key_env=a.api_key_env or "", base_url=a.base_url, provider=a.provider, organization=a.org, project=a.project,
         model=a.model, deployment=a.deployment, api_version=a.api_version, allowlist=allow, ip_echo_url=a.ip_echo_url,
-        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout, pasted_request=pasted,
+        allow_paid_probe=a.allow_paid_probe, timeout=a.timeout, pasted_request=pasted, deadline=a.deadline, ca_bundle=a.ca_bundle,
     )
     if a.api_key_prompt:
         import getpass
@@ -56,20 +62,30 @@ def _cmd_diagnose(a: argparse.Namespace) -> int:
     print(render(report, a.format))
     if a.out:
         for path in write_bundle(report, a.out):
-            print(f"wrote {path}", file=sys.stderr)
+            print(redact(f"wrote {path}"), file=sys.stderr)
     return 1 if report.failed else 0
 
 
 def _cmd_classify(a: argparse.Namespace) -> int:
     """Classify one answer or a list of them; exit 0 when every one is ``ok``, 1 when any is a refusal."""
-    raw = sys.stdin.read(16 << 20)
+    raw = sys.stdin.buffer.read(CLASSIFY_STDIN_LIMIT + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(CLASSIFY_STDIN_LIMIT + 1).encode()
+    if len(raw) > CLASSIFY_STDIN_LIMIT:
+        raise InputError(f"stdin holds more than {CLASSIFY_STDIN_LIMIT >> 20} MiB, the most 'why403 classify' reads: classify fewer answers at a time")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8", "replace"))
+    except RecursionError:
+        raise InputError("stdin is JSON nested too deeply to read (an answer is an object, or a list of objects)") from None
     except ValueError as err:
         raise InputError(f"stdin is not JSON: {err}") from None
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(i, dict) for i in items):
         raise InputError("expected an object {status, headers, body, exception} or a non-empty list of them")
+    for n, i in enumerate(items):
+        status = i.get("status")
+        if not (status is None or (isinstance(status, int) and not isinstance(status, bool)) or (isinstance(status, str) and status.strip().isdigit())):
+            raise InputError(f"answer {n + 1}: status must be an HTTP status number (or null), got {redact(json.dumps(status))[:40]}")
+        if not isinstance(i.get("headers") or {}, dict):
+            raise InputError(f"answer {n + 1}: headers must be an object of name: value")
     found = [classify(i.get("status"), i.get("headers") or {}, i.get("body") or "", i.get("exception")) for i in items]
     out = [d.to_dict() for d in found]
     print(to_json(out if isinstance(data, list) else out[0]))
@@ -84,12 +100,13 @@ def _cmd_lab(a: argparse.Namespace) -> int:
         return 0
     if a.answer_key:
         from .lab import Classroom
+        from .lab._classroom import MAX_ANSWER_KEY
 
-        if a.count < 1:
-            raise InputError("--count must be at least 1")
+        if not 1 <= a.count <= MAX_ANSWER_KEY:
+            raise InputError(f"--count must be from 1 to {MAX_ANSWER_KEY}")
         with Lab(port=a.port) as quiet_lab:
             path = Classroom(quiet_lab, a.seed).write_answer_key(a.answer_key, a.count)
-        print(f"wrote the answer key for seed {a.seed} ({a.count} mysteries) to {path}: for the trainer only")
+        print(redact(f"wrote the answer key for seed {a.seed} ({a.count} mysteries) to {path}: for the trainer only"))
         return 0
     lab = Lab(a.scenario, port=a.port, latency_ms=a.latency_ms)  # LabError (bad input, exit 2) for an unknown scenario or a busy port
     print(lab_banner(lab), flush=True)
@@ -133,8 +150,8 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def _cmd_notebooks(a: argparse.Namespace) -> int:
     """Copy the shipped notebooks into a directory (kept when they exist, unless --force) and say how to open them."""
     for path, what in write_notebooks(a.out, force=a.force):
-        print(f"{what} {path}")
-    print(f"open them with: jupyter lab {a.out}", file=sys.stderr)
+        print(redact(f"{what} {path}"))  # paths are what the user typed: masked like everything else printed
+    print(redact(f"open them with: jupyter lab {a.out}"), file=sys.stderr)
     return 0
 
 
@@ -153,7 +170,7 @@ def _cmd_export(a: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    print(path)
+    print(redact(str(path)))
     return 0
 
 
@@ -183,8 +200,18 @@ def _cmd_triage(a: argparse.Namespace) -> int:
     return 1 if report.refusals else 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors said in one masked line (exit 2) instead of a usage block that echoes what was typed."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"why403: {_one_line(redact(message))} (see '{self.prog} --help')\n")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        super()._print_message(redact(message), file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
+    p = _Parser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("diagnose", help="run the six steps live against a target")
     d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
@@ -200,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--ip-echo-url", help="URL that echoes your public IP (never sent the key)")
     d.add_argument("--allow-paid-probe", action="store_true", help="allow one request that may spend a token")
     d.add_argument("--request-file", help="lint a request your app sends: a file with a curl command, raw headers or a HAR entry ('-' = stdin)")
-    d.add_argument("--timeout", type=float, default=10.0, help="per-request timeout in seconds")
+    d.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds one request may take as a whole, headers and body (default {DEFAULT_TIMEOUT:g}, at most {MAX_TIMEOUT:g})")
+    d.add_argument("--deadline", type=float, default=0.0,
+                   help=f"seconds the whole run may take (default {RUN_DEADLINE_FACTOR} times --timeout, at most {MAX_DEADLINE:g})")
+    d.add_argument("--ca-bundle", help="PEM file of CAs to verify TLS with, e.g. your proxy's root (default $SSL_CERT_FILE, "
+                   "$REQUESTS_CA_BUNDLE, else the usual trust store)")
     d.add_argument("--format", choices=FORMATS.names(Report), default="table")
     d.add_argument("--out", help="directory for report.json and the support bundle")
     d.set_defaults(func=_cmd_diagnose)
@@ -248,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(message: str) -> str:
+    """A message on one line whatever the user typed into it: control characters shown as escapes (a CR would
+    rewrite the line on a terminal, an LF split it)."""
+    return "".join(repr(c)[1:-1] if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029") else c for c in message)
+
+
 def _prepare_streams() -> None:
     """Pipes and files are read and written as UTF-8 (JSON is UTF-8); a terminal keeps its encoding but never fails
     on a character."""
@@ -272,10 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return int(result or 0)
     except InputError as err:
-        print(f"why403: {err}", file=sys.stderr)
+        print(f"why403: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except ExportError as err:
-        print(f"why403: {err}", file=sys.stderr)
+        print(f"why403: {_one_line(str(err))}", file=sys.stderr)
         return 1
     except SystemExit as err:  # argparse errors
         return int(err.code or 0) if isinstance(err.code, int) else 2

@@ -11,25 +11,40 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from ._keys import key_control_characters
 from ._secret import Secret
 from .errors import InputError
-from .redact import redact, redact_obj
+from .redact import redact, redact_obj, split_userinfo
 
 Status = Literal["pass", "warn", "fail", "skip", "error"]
 STATUSES: tuple[str, ...] = get_args(Status)
+CUTS = ("larger", "inflated", "undecodable", "reset", "slow")  # Exchange.cut: why a body was not read whole
 OPENAI_BASE = "https://api.openai.com/v1"
 PROVIDER_NAMES = {"openai": "OpenAI", "azure": "Azure OpenAI", "compatible": "OpenAI-compatible gateway"}  # Target.provider, in words
 # The shape of report.json (and of `diagnose --format json`). Bump it when a field changes meaning or goes away;
 # new optional fields do not need a bump. 0 is the unversioned shape of why403-kit 0.1 (no typed fields).
 SCHEMA_VERSION = 1
 REPORT_BODY_HEAD = 500  # characters of each answer's body kept in report.json and the support bundle
+# Time limits (SECURITY.md and the README quote these; tests/test_security_docs.py checks they agree with the code).
+DEFAULT_TIMEOUT = 10.0  # seconds: one request as a whole (connect, headers and body), and each network operation in it
+MAX_TIMEOUT = 300.0
+RUN_DEADLINE_FACTOR = 3  # the whole run's default deadline is this many request timeouts (30 s for the default 10 s)
+MAX_DEADLINE = 3600.0
+# Variables a CA bundle is read from when none is given, in this order (SSL_CERT_FILE is what httpx and the OpenAI SDK read).
+CA_BUNDLE_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# Target fields that must hold no control character (a CR or LF would split a header or a table row), with their names.
+_ONE_LINE_FIELDS = {"base_url": "the base URL", "provider": "the provider", "organization": "the organization id",
+                    "project": "the project id", "model": "the model", "deployment": "the deployment", "api_version": "the api-version",
+                    "ip_echo_url": "the IP-echo URL", "key_env": "the key's variable name", "ca_bundle": "the CA bundle path"}
 
 
 @dataclass
@@ -47,18 +62,33 @@ class Target:
     allowlist: list[str] = field(default_factory=list)
     ip_echo_url: str = ""
     allow_paid_probe: bool = False
-    timeout: float = 10.0
+    timeout: float = DEFAULT_TIMEOUT  # seconds for one request as a whole (see DEFAULT_TIMEOUT)
     pasted_request: str = field(default="", repr=False)  # a curl command, raw headers or HAR entry from the user's app
     key_hint: str = field(default="", repr=False)  # what a saved report said of its key; a target rebuilt from one holds no key
     key_env: str = ""  # the environment variable the key was read from ('' when it was given otherwise), named in advice
+    deadline: float = 0.0  # seconds for the whole run; 0: RUN_DEADLINE_FACTOR times the timeout
+    ca_bundle: str = ""  # a PEM file (or directory) of CAs to verify TLS with instead of the default trust store
+    # 'user:…' when the base URL held user info, which was removed (an HTTP client would send it as Basic auth
+    # in place of the key); the headers step reports it. Never the password.
+    stripped_userinfo: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret):
             self.api_key = Secret(str(self.api_key or ""))
-        self.base_url = (self.base_url or OPENAI_BASE).strip()
+        self.base_url = self.base_url or OPENAI_BASE
+        for name, label in _ONE_LINE_FIELDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise InputError(f"{label} must be text, got {type(value).__name__}")
+            if name != "base_url" and (found := key_control_characters(value.strip(" "))):
+                raise InputError(f"{label} holds {_listed(found)}: give it on one line, without invisible characters")
+        self._check_base_url()
+        self.timeout = _seconds(self.timeout, "timeout", MAX_TIMEOUT)
+        self.deadline = 0.0 if self.deadline in (0, None) else _seconds(self.deadline, "deadline", MAX_DEADLINE)
+        if self.ca_bundle:
+            self.ca_bundle = _check_ca_bundle(self.ca_bundle)
         parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"base URL must look like https://host/path, got {redact(self.base_url)!r}")
+        assert parts.hostname  # checked above
         if not self.provider:
             host = parts.hostname.lower()
             self.provider = "azure" if host.endswith((".openai.azure.com", ".cognitiveservices.azure.com")) else (
@@ -70,12 +100,36 @@ class Target:
                 ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
                 raise InputError(f"allowlist entry {redact(entry)!r} is not an IP address or CIDR") from None
+
+    def _check_base_url(self) -> None:
+        """A base URL the kit can use as given, or an InputError that says what to change. User info is removed
+        (and its password masked from now on): httpx would turn it into Basic auth and drop the key."""
+        if found := key_control_characters(self.base_url.strip(" ")):
+            raise InputError(f"the base URL holds {_listed(found)}: give it on one line")
+        self.base_url = self.base_url.strip()
+        url, user, password = split_userinfo(self.base_url)
+        if user or password or url != self.base_url:
+            if password:
+                Secret(password)  # masked everywhere from now on, in every derived form (Basic auth's base64 included)
+            self.base_url = url
+            self.stripped_userinfo = f"{redact(user)}:…" if password else redact(user) or "(empty)"
         try:
-            timeout = float(self.timeout)
-        except (TypeError, ValueError):
-            timeout = -1.0
-        if not (0 < timeout <= 300):
-            raise InputError("timeout must be between 0 and 300 seconds")
+            parts = urlsplit(self.base_url)
+        except ValueError as err:
+            raise InputError(f"the base URL {redact(self.base_url)!r} cannot be read: {err}") from None
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(f"base URL must look like https://host/path, got {redact(self.base_url)!r}")
+        if port == 0:
+            raise InputError(f"the base URL's port must be a number between 1 and 65535: {redact(self.base_url)!r}")
+
+    @property
+    def run_deadline(self) -> float:
+        """Seconds the whole run may take: ``deadline``, or RUN_DEADLINE_FACTOR request timeouts."""
+        return self.deadline or RUN_DEADLINE_FACTOR * self.timeout
 
     @classmethod
     def from_env(cls, api_key_env: str = "", **overrides: Any) -> Target:
@@ -91,10 +145,15 @@ class Target:
             "project": env.get("OPENAI_PROJECT_ID", ""),
             "api_version": env.get("OPENAI_API_VERSION", ""),
         }
+        bundle = next(((n, env[n]) for n in CA_BUNDLE_ENV if env.get(n, "").strip()), None)
+        if bundle is not None:
+            values["ca_bundle"] = bundle[1].strip()
         given = {k: v for k, v in overrides.items() if v not in (None, "")}
         if "api_key" in given:  # the key did not come from the variable: advice must not name it
             values["key_env"] = ""
         values.update(given)
+        if bundle is not None and "ca_bundle" not in given and not os.path.exists(values["ca_bundle"]):
+            raise InputError(f"{bundle[0]}={values['ca_bundle']!r} names no file: fix or unset it (it is the CA bundle your client uses too)")
         return cls(**values)
 
     @property
@@ -111,7 +170,7 @@ class Target:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Target:
         """A target saved with :meth:`to_dict`; it never holds a key, so the rebuilt one has none either."""
-        keep = {f.name for f in fields(cls)} - {"api_key", "pasted_request", "key_hint"}
+        keep = {f.name for f in fields(cls)} - {"api_key", "pasted_request", "key_hint", "ca_bundle"}  # a replay connects nowhere
         hint = data.get("api_key")
         return cls(**{k: v for k, v in data.items() if k in keep}, key_hint=redact(hint) if isinstance(hint, str) and hint != "(none)" else "")
 
@@ -122,7 +181,10 @@ class Exchange:
 
     ``url``, ``headers``, ``body_head`` and ``error`` are redacted when the record is made; header names are
     lower case. ``body_head`` is the start of the body, at most what the helper reads (``truncated`` says the
-    answer was longer). ``responder`` is who answered according to the classifier.
+    answer was longer). ``responder`` is who answered according to the classifier. ``error`` says why no answer
+    came; an answer whose status and headers arrived keeps them, and ``cut`` says why its body is incomplete:
+    ``larger`` (over the read limit), ``inflated`` (decompresses past it), ``undecodable`` (an encoding the kit
+    does not decode, or corrupt), ``reset`` (the connection broke mid-body), ``slow`` (the deadline passed).
     """
 
     method: str
@@ -137,6 +199,13 @@ class Exchange:
     error: str | None = None
     truncated: bool = False
     utc: str = ""
+    cut: str = ""  # why the body was not read whole: one of CUTS ('' when it was)
+    cut_detail: str = ""  # the same in words, with sizes and times
+
+    @property
+    def whole(self) -> bool:
+        """The answer arrived, and its body was read to its end."""
+        return self.status is not None and not self.cut and not self.truncated
 
     def to_dict(self, body_limit: int | None = REPORT_BODY_HEAD) -> dict[str, Any]:
         d = asdict(self)
@@ -155,6 +224,7 @@ class Exchange:
             elapsed_ms=_number(data, "elapsed_ms"), responder=_text(data, "responder") or "unknown", request_id=_text(data, "request_id"),
             cf_ray=_text(data, "cf_ray"), error=redact(str(data["error"])) if data.get("error") is not None else None,
             truncated=bool(data.get("truncated")), utc=_text(data, "utc"),
+            cut=_text(data, "cut") if _text(data, "cut") in CUTS else "", cut_detail=redact(_text(data, "cut_detail")),
         )
 
 
@@ -299,6 +369,37 @@ class Report:
         return pd.DataFrame([asdict(f) for f in self.findings], columns=[f.name for f in fields(Finding)])
 
 
+def _listed(found: list[str]) -> str:
+    return ("a control character: " if len(found) == 1 else "control characters: ") + "; ".join(found[:3])
+
+
+def _seconds(value: Any, name: str, limit: float) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (0 < seconds <= limit):
+        raise InputError(f"{name} must be a number of seconds above 0 and at most {limit:g}, got {redact(str(value))[:40]!r}")
+    return seconds
+
+
+def _check_ca_bundle(path: str) -> str:
+    """The path of a readable CA bundle (a PEM file or a directory of hashed certificates), or an InputError."""
+    where = os.path.expanduser(path.strip())
+    if not os.path.exists(where):
+        raise InputError(f"CA bundle {path!r} does not exist")
+    try:
+        if os.path.isdir(where):
+            ssl.create_default_context(capath=where)
+        else:
+            ctx = ssl.create_default_context(cafile=where)
+            if not ctx.get_ca_certs():
+                raise ssl.SSLError("no certificate in it")
+    except (ssl.SSLError, OSError, ValueError) as err:
+        raise InputError(f"CA bundle {path!r} cannot be used: it must hold PEM certificates ({type(err).__name__}: {err})") from None
+    return where
+
+
 # ---- reading untrusted dicts: a wrong type is bad input, never a traceback -------------------------------------
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -342,5 +443,6 @@ def _status(value: object) -> int | None:
     return int(value)  # type: ignore[call-overload, no-any-return]
 
 
-__all__ = ["OPENAI_BASE", "PROVIDER_NAMES", "REPORT_BODY_HEAD", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
+__all__ = ["CA_BUNDLE_ENV", "CUTS", "DEFAULT_TIMEOUT", "MAX_DEADLINE", "MAX_TIMEOUT", "OPENAI_BASE", "PROVIDER_NAMES", "REPORT_BODY_HEAD",
+           "RUN_DEADLINE_FACTOR", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
            "Verdict"]

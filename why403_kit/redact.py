@@ -13,8 +13,8 @@ What :func:`redact` masks, in one pass that finds spans and then replaces them (
 1. every live value (:mod:`._secret`) in every derived form (:mod:`._keys`): fixed strings found by substring
    search over the lower-cased text, and any run of :data:`._keys.FRAGMENT` or more characters of a live key;
 2. key shapes no one registered: ``sk-…``, ``gsk_…`` and a few other providers', ``Bearer <token>``, the value after a
-   credential header name (``Authorization:``, ``api-key=``, ``'x-api-key': '…'``, ``(b'cookie', b'…')``), credential
-   query parameters, and the password of a URL's user info (``scheme://user:password@host``);
+   credential name (``Authorization:``, ``api-key=``, ``'x-api-key': '…'``, ``(b'cookie', b'…')``, ``"client_secret": "…"``,
+   ``password=…``), credential query parameters, and the password of a URL's user info (``scheme://user:password@host``);
 3. runs of escaped characters (``\\uXXXX``, ``\\xXX``, ``\\n``, ``%XX``, escaped twice or thrice) are decoded and
    looked at again with 1 and 2; a run that hides a secret is masked whole.
 
@@ -60,8 +60,11 @@ _KEY_SHAPE = re.compile(r"(?P<p>sk-(?:proj|svcacct|admin|None|service|or-v1|ant-
                         r"(?P<s>[A-Za-z0-9_\-]{8,})")
 _KEY_SHAPE_MIN = {"sk-": 16, "gsk_": 16, "xai-": 20, "pplx-": 20, "AIza": 30}
 _BEARER = re.compile(r"(?i)bearer(?:[ \t]|\\t|%20|\+)+(?P<s>(?:[A-Za-z0-9._~+/=\-]|\\/)+)")
-_HEADER_NAMES = ("proxy-authorization", "authorization", "x-api-key", "api-key", "api_key", "ocp-apim-subscription-key",
-                 "x-goog-api-key", "set-cookie", "cookie")
+# Names whose value is a credential wherever they label one: header lines, JSON and dict keys, ``name=value`` in logs.
+# Longest first where one holds another at a word start (``proxy-authorization`` before ``authorization``).
+_HEADER_NAMES = ("proxy-authorization", "authorization", "x-api-key", "api-key", "api_key", "apikey", "ocp-apim-subscription-key",
+                 "x-goog-api-key", "set-cookie", "cookie", "access_token", "access-token", "refresh_token", "refresh-token",
+                 "client_secret", "client-secret", "secret", "password")
 _HEADER = re.compile(
     r"(?i)(?P<name>" + "|".join(_HEADER_NAMES) + r")(?P<q2>\\?[\"'])?[ \t]*(?P<sep>[:=,])[ \t]*(?:b?(?P<q3>\\?[\"']))?"
     r"(?P<v>(?:[^\r\n\"'\\]|\\u[0-9a-fA-F]{4}|\\[/\\])+)")
@@ -116,12 +119,20 @@ def _masked_unless_mask(m: re.Match[str], text: str, group: str) -> Span | None:
     return None if m.group(group).startswith(MASK) else m.span(group)
 
 
-# (pattern, lower-cased literals a match starts with (None: scan with the pattern), span of the secret part or None).
+# The credential names are found by a few literals, each with where the names holding it start relative to it
+# ("token" finds access_token at -7): one str.find scan per literal, however many names share it.
+_HEADER_LITERALS: dict[str, tuple[int, ...]] = {}
+for _name in _HEADER_NAMES:
+    _lit = next(lit for lit in ("authorization", "api-key", "api_key", "apikey", "ocp-apim", "cookie", "token", "secret", "password")
+                if lit in _name)
+    _HEADER_LITERALS[_lit] = tuple(sorted({*_HEADER_LITERALS.get(_lit, ()), -_name.index(_lit)}))
+
+# (pattern, lower-cased literals a match starts at or near (None: scan with the pattern), span of the secret part or None).
 # Searching the literal with str.find and matching only there is what keeps a 1 MiB body cheap.
-_SHAPES: list[tuple[re.Pattern[str], tuple[str, ...] | None, Callable[[re.Match[str], str], Span | None]]] = [
+_SHAPES: list[tuple[re.Pattern[str], tuple[str, ...] | Mapping[str, tuple[int, ...]] | None, Callable[[re.Match[str], str], Span | None]]] = [
     (_KEY_SHAPE, ("sk-", "gsk_", "xai-", "pplx-", "aiza"), _key_shape),
     (_BEARER, ("bearer",), _bearer),
-    (_HEADER, _HEADER_NAMES, _header),
+    (_HEADER, _HEADER_LITERALS, _header),
     (_QUERY, None, lambda m, t: _masked_unless_mask(m, t, "v")),
     (_USERINFO, ("://", ":\\/\\/"), lambda m, t: _masked_unless_mask(m, t, "pw")),
 ]
@@ -138,11 +149,15 @@ def _shape_spans(text: str, low: str, spans: list[Span], key_shapes_only: bool =
                 spans.append(span)
 
 
-def _occurrences(low: str, literals: Iterable[str]) -> Iterable[int]:
+def _occurrences(low: str, literals: Iterable[str] | Mapping[str, tuple[int, ...]]) -> Iterable[int]:
+    """Where a match may start: each occurrence of each literal, moved by the literal's offsets (0 when it has none)."""
     for literal in literals:
+        shifts = literals[literal] if isinstance(literals, Mapping) else (0,)
         i = low.find(literal)
         while i >= 0:
-            yield i
+            for shift in shifts:
+                if i + shift >= 0:
+                    yield i + shift
             i = low.find(literal, i + 1)
 
 
@@ -175,8 +190,9 @@ def _live_spans(low: str, forms: Iterable[KeyForms], spans: list[Span]) -> None:
                     i = low.find(window, i + 1)
 
 
-_SEPARATOR_AHEAD = re.compile(r"\\{1,3}[rnt]|[\r\n\t ]")
-_SEPARATOR_BEHIND = re.compile(r"(?:\\{1,3}[rnt]|[\r\n\t ])\Z")
+# A key split by a line break, a tab or spaces, raw or escaped (``\\r\\n`` is two of them): up to four in a row.
+_SEPARATOR_AHEAD = re.compile(r"(?:\\{1,3}[rnt]|[\r\n\t ]){1,4}")
+_SEPARATOR_BEHIND = re.compile(r"(?:\\{1,3}[rnt]|[\r\n\t ]){1,4}\Z")
 
 
 def _grow(low: str, i: int, source: str, offset: int, size: int) -> tuple[int, int, int]:
@@ -186,7 +202,7 @@ def _grow(low: str, i: int, source: str, offset: int, size: int) -> tuple[int, i
     while sa > 0 and a > 0:
         if low[a - 1] == source[sa - 1]:
             a, sa = a - 1, sa - 1
-        elif (sep := _SEPARATOR_BEHIND.search(low, max(0, a - 4), a)) and sep.start() > 0 and low[sep.start() - 1] == source[sa - 1]:
+        elif (sep := _SEPARATOR_BEHIND.search(low, max(0, a - 16), a)) and sep.start() > 0 and low[sep.start() - 1] == source[sa - 1]:
             a = sep.start()
         else:
             break

@@ -23,8 +23,11 @@ from . import knowledge
 from .errors import InputError, StepError
 from .model import Exchange, Finding, Report, Target, Verdict
 from .probes import REGISTRY, Budget, StepContext, StepSpec
+from .probes._http import make_client, ssl_context
+from .redact import redact
 
 T = TypeVar("T")
+_GRACE = 2.0  # seconds past the run's deadline before a step still running is stopped (its requests end at the deadline)
 
 
 @dataclass(frozen=True)
@@ -120,20 +123,30 @@ class Session:
         plan = self.plan(steps)
         started = time.perf_counter()
         self.started_utc = self.started_utc or datetime.now(UTC).isoformat(timespec="seconds")
-        budget = Budget(self.target.timeout)
+        budget = Budget(self.target.timeout, self.target.run_deadline)
         for spec, _ in plan:  # a step run again replaces what it found and recorded before
             self.recorded.pop(spec.id, None)
-        async with httpx.AsyncClient(transport=self.transport, follow_redirects=False, trust_env=True) as client:
+        verify = ssl_context(self.target) if self.transport is None else None
+        async with make_client(self.target, self.transport, verify) as client:  # InputError for a proxy the target needs and the kit cannot use
             tasks: dict[str, asyncio.Task[list[Finding]]] = {}
             for spec, needed_by in plan:
-                ctx = StepContext(self.target, client, spec.id, spec.reads, self.recorded, budget, raw_network=self.transport is None)
+                ctx = StepContext(self.target, client, spec.id, spec.reads, self.recorded, budget, raw_network=self.transport is None,
+                                  verify=verify)
                 waits = [tasks[r] for r in spec.reads if r in tasks]
                 tasks[spec.id] = asyncio.ensure_future(self._step(spec, ctx, needed_by, waits))
             try:
-                await asyncio.gather(*tasks.values())
+                # Every request is bounded by the budget; this bounds what is not a request (a DNS lookup, a hook), too.
+                if tasks:
+                    await asyncio.wait(tasks.values(), timeout=(budget.remaining() or 0) + _GRACE)
             finally:
+                for spec, _ in plan:
+                    task = tasks[spec.id]
+                    if not task.done():
+                        task.cancel()
+                        self._overran(spec.id, budget)
                 for task in tasks.values():
-                    task.cancel()
+                    if task.done() and not task.cancelled() and (err := task.exception()) is not None:
+                        raise err
         self.elapsed_ms = round(self.elapsed_ms + (time.perf_counter() - started) * 1000, 1)
         return [f for spec, _ in plan for f in self.findings[spec.id]]
 
@@ -141,12 +154,17 @@ class Session:
         await asyncio.gather(*waits, return_exceptions=True)  # the steps it reads end first (their failure is theirs to report)
         if self.hooks.on_step_start:
             self.hooks.on_step_start(spec.id, needed_by)
+        failure: StepError | None = None
         try:
             found = list(await spec.run(ctx))
-        except Exception as err:
-            if not self.allow_errors:
-                raise StepError(spec.id, f"{type(err).__name__}: {err}") from err
+        except Exception as err:  # noqa: BLE001 -- a probe's bug is an error finding (or a StepError), never the run's crash
             found = [Finding(spec.id, "step", "error", "unknown", f"{type(err).__name__}: {err}")]
+            if not self.allow_errors:
+                failure = StepError(spec.id, f"{type(err).__name__}: {err}")
+                # The probe's own traceback, for whoever debugs it, with its message masked like every other text.
+                failure.__cause__ = RuntimeError(redact(f"{type(err).__name__}: {err}")).with_traceback(err.__traceback__)
+        if failure is not None:
+            raise failure  # outside the handler: the unmasked exception is not chained as its context
         if needed_by:
             found.insert(0, Finding(spec.id, "run for " + needed_by, "pass", "",
                                     f"not asked for: run first because step {needed_by} reads the answers this step records"))
@@ -156,6 +174,17 @@ class Session:
         if self.hooks.on_step_end:
             self.hooks.on_step_end(spec.id)
         return found
+
+    def _overran(self, step: str, budget: Budget) -> None:
+        """A step still running when the run's deadline (and its grace) passed: what it found is replaced by that fact."""
+        found = [Finding(step, "deadline", "error", "network_error",
+                         f"the step did not finish within the run's deadline of {budget.run or 0:g} s: the answers were too slow",
+                         knowledge.load().cause("network_error").fix, observed=True)]
+        self.findings[step] = found
+        if self.hooks.on_findings:
+            self.hooks.on_findings(step, found)
+        if self.hooks.on_step_end:
+            self.hooks.on_step_end(step)
 
     def run(self, steps: Collection[str] | None = None) -> list[Finding]:
         """Sync façade of :meth:`arun`."""

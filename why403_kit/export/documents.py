@@ -14,6 +14,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from .. import knowledge
+from .._files import check_out_dir, write_files
 from .._resources import notebook_path
 from ..errors import ExportError, InputError
 from ..lab import SCENARIOS, scenario_id
@@ -101,13 +102,7 @@ def _exporter() -> Why403Exporter:
 
 
 def _write(out_dir: str | Path, filename: str, page: str) -> Path:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / filename
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_files(out_dir, {filename: page})[0]
 
 
 def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str | Path | None = None,
@@ -115,6 +110,7 @@ def export_runbook(out_dir: str | Path, report: Report | Mapping[str, Any] | str
                    parameters: Mapping[str, Any] | None = None, timeout: int = 180, kernel_name: str = "",
                    filename: str = "runbook.html", progress: Progress | None = None) -> Path:
     """Execute the runbook notebook (against a lab scenario, or replaying ``report``) and export it; return the page."""
+    check_out_dir(out_dir)  # before a kernel starts: a directory that cannot be used is bad input, said at once
     nb_path = Path(notebook) if notebook else default_notebook()
     if not nb_path.is_file():
         raise InputError(f"notebook {nb_path} not found")
@@ -176,6 +172,7 @@ def faq_notebook() -> NotebookNode:
 
 def export_faq(out_dir: str | Path, *, filename: str = "faq.html", progress: Progress | None = None) -> Path:
     """Export the FAQ (no kernel needed) and return the page."""
+    check_out_dir(out_dir)
     if progress is not None:
         progress("writing the FAQ page")
     page, _ = _exporter().from_notebook_node(faq_notebook(), {"metadata": {"name": "faq"}, "why403_kind": "faq"})

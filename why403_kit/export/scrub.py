@@ -16,6 +16,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import List, Unicode
 
+from .._secret import Secret
 from ..redact import MASK, redact
 
 NBF: Any = nbformat  # nbformat ships no type hints; one Any-typed handle keeps the rest of the package strict
@@ -29,9 +30,16 @@ _MIN_SECRET = 8  # shorter values would mask ordinary words
 
 
 def secret_values(env_names: Iterable[str] = DEFAULT_SECRET_ENV) -> tuple[str, ...]:
-    """The values of the named environment variables that are long enough to be credentials."""
+    """The values of the named environment variables that are long enough to be credentials.
+
+    Each is held in a :class:`~why403_kit.Secret` as it is read, so the masking pass knows it from then on in every
+    derived form (base64 of ``Bearer <key>``, escaped, URL-encoded, without its prefix), not only as written here.
+    """
     values = {os.environ.get(n, "").strip() for n in env_names}
-    return tuple(sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True))
+    found = tuple(sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True))
+    for value in found:
+        Secret(value)
+    return found
 
 
 def safe_redact(text: str, secrets: Iterable[str] = ()) -> str:

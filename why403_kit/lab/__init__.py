@@ -27,7 +27,7 @@ from ..errors import LabError
 from ..model import Target
 from ._classroom import HINT_LADDER, Classroom, Mystery, Score, deal, mystery_pool
 from ._scenarios import AZURE_SCENARIOS, INFERENCE_ONLY, LAB_KEY, NOT_PLAYED, SCENARIOS, TLS_SCENARIO, scenario_id
-from ._server import Handler, LabServer
+from ._server import IDLE_TIMEOUT, Handler, LabServer
 
 
 def _known(scenario: str) -> str:
@@ -38,25 +38,38 @@ def _known(scenario: str) -> str:
     return sid
 
 
-class Lab:
-    """A lab server on 127.0.0.1 (port 0 = any free port), run in a background thread."""
+MAX_LATENCY_MS = 60_000.0  # injected latency is for watching a slow API, not for hanging one
 
-    def __init__(self, scenario: str = "ok", port: int = 0, latency_ms: float = 0.0) -> None:
+
+class Lab:
+    """A lab server on 127.0.0.1 (port 0 = any free port), run in a background thread.
+
+    ``idle_timeout``: seconds a connection may stay silent (before its request, or between two) before the lab closes
+    it, so idle clients never hold its threads; the TLS handshake is bounded by it too and runs in the connection's
+    own thread, never in ``accept``.
+    """
+
+    def __init__(self, scenario: str = "ok", port: int = 0, latency_ms: float = 0.0, *, idle_timeout: float = IDLE_TIMEOUT) -> None:
         sid = _known(scenario)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise LabError(f"--port must be a whole number from 0 (any free port) to 65535, got {port!r}")
+        if not isinstance(latency_ms, (int, float)) or not 0 <= latency_ms <= MAX_LATENCY_MS:
+            raise LabError(f"--latency-ms must be between 0 and {MAX_LATENCY_MS:g}, got {latency_ms!r}")
+        if not isinstance(idle_timeout, (int, float)) or not 0 < idle_timeout <= 3600:
+            raise LabError(f"idle_timeout must be between 0 and 3600 seconds, got {idle_timeout!r}")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        certs = files(__package__).joinpath("tls")
+        ctx.load_cert_chain(str(certs.joinpath("lab-cert.pem")), str(certs.joinpath("lab-key.pem")))
         try:
-            self._server = LabServer(("127.0.0.1", port), Handler)
+            self._server = LabServer(("127.0.0.1", port), Handler, idle_timeout=idle_timeout)
             # An HTTPS listener with a self-signed certificate plays a TLS-intercepting proxy.
-            self._tls = LabServer(("127.0.0.1", 0), Handler)
+            self._tls = LabServer(("127.0.0.1", 0), Handler, idle_timeout=idle_timeout, tls=ctx)
         except OSError as err:
             raise LabError(f"cannot serve the lab on 127.0.0.1:{port}: {err.strerror or err}") from None
         self._server.scenario = sid
         self._server.latency = latency_ms / 1000
         self._tls.tokens = self._server.tokens  # one private token -> scenario map for both listeners
-        self._thread: threading.Thread | None = None
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        certs = files(__package__).joinpath("tls")
-        ctx.load_cert_chain(str(certs.joinpath("lab-cert.pem")), str(certs.joinpath("lab-key.pem")))
-        self._tls.socket = ctx.wrap_socket(self._tls.socket, server_side=True)
+        self._threads: list[threading.Thread] = []
 
     @property
     def scenario(self) -> str:
@@ -134,19 +147,32 @@ class Lab:
         return list(self._server.billable) + list(self._tls.billable)
 
     def start(self) -> Lab:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="why403-lab", daemon=True)
-        self._thread.start()
-        threading.Thread(target=self._tls.serve_forever, name="why403-lab-tls", daemon=True).start()
+        if not self._threads:
+            for server, name in ((self._server, "why403-lab"), (self._tls, "why403-lab-tls")):
+                server.serving = True  # from now on stop() must wait for its loop (shutdown() before the loop starts is fine)
+                thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self) -> None:
+        """Stop serving and close both listeners; at once when the lab was never started, and safe to call twice."""
         for server in (self._server, self._tls):
-            server.shutdown()
+            if server.serving:  # shutdown() waits for a serve_forever loop: one that never ran would never answer
+                server.shutdown()
             server.server_close()
+        self._threads = []
 
     def serve_forever(self) -> None:
-        threading.Thread(target=self._tls.serve_forever, name="why403-lab-tls", daemon=True).start()
-        self._server.serve_forever()
+        """Serve both listeners in this thread until interrupted (``why403 lab``), then close them."""
+        self._tls.serving = True
+        tls = threading.Thread(target=self._tls.serve_forever, name="why403-lab-tls", daemon=True)
+        tls.start()
+        self._threads = [tls]
+        try:
+            self._server.serve_forever()
+        finally:
+            self.stop()
 
     def __enter__(self) -> Lab:
         return self.start()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import knowledge
+from .._files import check_out_file, write_files
 from ..errors import InputError
 from ..model import Exchange, Report, Target
 from ..runner import diagnose
@@ -36,6 +37,7 @@ class MysteryServer(Protocol):
 
 HINT_LADDER = ("HTTP status", "who answered", "error code or page title", "the cause")
 POINTS = len(HINT_LADDER)  # a right answer with no hint revealed
+MAX_ANSWER_KEY = 1000  # mysteries in one answer key: a term's worth of classes
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -233,8 +235,8 @@ class Classroom:
 
     def answer_key(self, count: int) -> list[KeyEntry]:
         """The first ``count`` mysteries this class's seed deals, with their causes and hint ladders (for the trainer)."""
-        if count < 1:
-            raise InputError("an answer key needs at least one mystery")
+        if not 1 <= count <= MAX_ANSWER_KEY:
+            raise InputError(f"an answer key holds from 1 to {MAX_ANSWER_KEY} mysteries, not {count}")
         kb = knowledge.load()
         entries = []
         reports: dict[str, Report] = {}
@@ -246,7 +248,7 @@ class Classroom:
 
     def write_answer_key(self, path: str | Path, count: int) -> Path:
         """Write the answer key: CSV for ``.csv``, JSON for ``.json``, else Markdown. Give it to trainers only."""
-        out = Path(path)
+        out = check_out_file(path, "--answer-key")  # before the mysteries are dealt and diagnosed
         entries = self.answer_key(count)
         if out.suffix.lower() == ".csv":
             buf = io.StringIO()
@@ -265,11 +267,9 @@ class Classroom:
             lines += [f"| {e.number} | `{e.scenario}` | " + " | ".join(h.replace("|", "\\|") for h in e.hints) + " |" for e in entries]
             text = "\n".join(lines) + "\n"
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
+            return write_files(out.parent, {out.name: text}, "--answer-key")[0]  # whole or not at all
         except OSError as err:
             raise InputError(f"cannot write the answer key to {out}: {err.strerror or err}") from None
-        return out
 
 
 __all__ = ["HINT_LADDER", "POINTS", "Classroom", "KeyEntry", "Mystery", "MysteryServer", "Score", "deal", "hints_for", "mystery_pool"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +30,13 @@ from ._scenarios import (
     scenario_id,
 )
 
+log = logging.getLogger(__name__)
+
+
+IDLE_TIMEOUT = 10.0  # seconds a connection may stay silent before the lab closes it (and its thread ends)
+LISTEN_BACKLOG = 1024  # connections waiting to be accepted (socketserver's default of 5 refuses a class that clicks at once)
+MAX_REQUEST_BODY = 1 << 20  # bytes of a request body the lab reads
+
 
 class Handler(BaseHTTPRequestHandler):
     server: LabServer
@@ -50,8 +60,15 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(min(length, 1 << 20)) if length else b""
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_REQUEST_BODY:  # a body the lab would wait for forever, or read past the limit: refused, said once
+            self.close_connection = True
+            self._send(400 if length < 0 else 413, JSON, openai_error(f"Content-Length must be a number from 0 to {MAX_REQUEST_BODY}"))
+            return
+        raw = self.rfile.read(length) if length else b""
         auth = self.headers.get("authorization") or ""
         api_key = self.headers.get("api-key") or ""
         with self.server.lock:
@@ -185,16 +202,52 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class LabServer(ThreadingHTTPServer):
+    """One listener of the lab: a thread per connection, each bounded by ``idle_timeout``; with ``tls``, the handshake
+    runs in that thread (never in ``accept``, where one silent client would stop every other), bounded too."""
+
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
     scenario = "ok"
     latency = 0.0
     count = 0
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, address: tuple[str, int], handler: type[Handler], *, idle_timeout: float = IDLE_TIMEOUT,
+                 tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(address, handler)
+        self.idle_timeout = idle_timeout
+        self.tls = tls
+        self.serving = False
         self.lock = threading.Lock()
         self.paths: list[tuple[str, str]] = []
         self.credentialed: list[bool] = []  # whether each request carried a credential (never the value)
         self.schemes: list[str] = []  # 'bearer', 'api-key' or '' per request (never the value)
         self.billable: list[tuple[str, str]] = []  # requests the lab answered with inference (would spend tokens)
         self.tokens: dict[str, str] = {}  # opaque training token -> scenario (never sent to a client)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.serving = True
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self.serving = False
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """In the connection's own thread: the TLS handshake (bounded by ``idle_timeout``), then the handler."""
+        request.settimeout(self.idle_timeout)  # every read and write of the connection: an idle client is let go
+        handler: Any = self.RequestHandlerClass
+        if self.tls is None:
+            handler(request, client_address, self)
+            return
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):  # a client that never says hello, or does not trust the lab: its own problem
+            return
+        try:
+            handler(secure, client_address, self)
+        finally:
+            with contextlib.suppress(OSError):
+                secure.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke or sent nonsense ends quietly: no traceback on the lab's stderr."""
+        log.debug("lab: connection from %s ended with an error", client_address, exc_info=True)

@@ -8,9 +8,11 @@ only when :attr:`StepContext.raw_network` allows them, and every timeout from :m
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ import httpx
 from ..errors import KnowledgeError
 from ..knowledge import Knowledge
 from ..model import Exchange, Finding, Target
+from ..redact import redact
 from . import _http
 
 
@@ -36,18 +39,24 @@ class StepSpec:
 
 
 class Budget:
-    """How long a request may take: the one place where each request's timeout is computed.
+    """How long a request may take: the one place where each request's deadline is computed.
 
-    Today that is the target's per-request timeout; a whole-run deadline (issue 9) caps it by what is left of the run.
+    Each request gets the target's per-request timeout as a total deadline (headers and body), cut short by what is
+    left of the whole run's deadline; once that has passed, nothing more is sent (:meth:`expired`).
     """
 
-    def __init__(self, per_request: float, deadline: float | None = None) -> None:
+    def __init__(self, per_request: float, run: float | None = None) -> None:
         self.per_request = per_request
-        self.deadline = deadline  # time.monotonic() by which the whole run must end; None: no run deadline yet
+        self.run = run  # seconds the whole run may take; None: no run deadline
+        self.deadline = None if run is None else time.monotonic() + run  # time.monotonic() by which the run must end
 
     def remaining(self) -> float | None:
         """Seconds left of the run, or None when the run has no deadline."""
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def expired(self) -> bool:
+        left = self.remaining()
+        return left is not None and left <= 0.001
 
     def timeout(self) -> float:
         left = self.remaining()
@@ -60,7 +69,8 @@ class StepContext:
 
     ``recorded`` is shared by every step of a session (a step records under its own id); ``raw_network`` is
     false when an httpx transport was injected, so checks that would open their own sockets (DNS, TCP, TLS
-    timing) say they were skipped instead of touching the network behind the transport's back.
+    timing) say they were skipped instead of touching the network behind the transport's back. ``verify`` is the
+    trust store the client verifies TLS with; a step that does its own handshake uses it too.
     """
 
     target: Target
@@ -70,13 +80,24 @@ class StepContext:
     recorded: dict[str, list[Exchange]]
     budget: Budget
     raw_network: bool = True
+    verify: ssl.SSLContext | None = None
 
     def timeout(self) -> float:
         return self.budget.timeout()
 
+    def ssl_context(self) -> ssl.SSLContext:
+        if self.verify is None:
+            self.verify = _http.ssl_context(self.target)
+        return self.verify
+
     async def send(self, method: str, url: str, *, auth: bool, json_body: Any = None, record: bool = True) -> Exchange:
-        """One HTTP exchange through the run's client; recorded under this step unless ``record`` is false."""
-        ex = await _http.exchange(self.client, method, url, self.target, auth=auth, json_body=json_body, timeout=self.timeout())
+        """One HTTP exchange through the run's client; recorded under this step unless ``record`` is false. Once the
+        run's deadline has passed, nothing is sent and the exchange says so."""
+        if self.budget.expired():
+            ex = Exchange(method, url=redact(url), status=None, responder="client", utc=datetime.now(UTC).isoformat(timespec="seconds"),
+                          error=f"Timeout: not sent, the run's deadline of {self.budget.run or 0:g} s had passed (the answers before were too slow)")
+        else:
+            ex = await _http.exchange(self.client, method, url, self.target, auth=auth, json_body=json_body, timeout=self.timeout())
         if record:
             self.recorded.setdefault(self.step, []).append(ex)
         return ex

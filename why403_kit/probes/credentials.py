@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from .._keys import key_control_characters
 from ..model import Finding, Target
-from ._http import finding_from, fix, may_send_key
+from ._http import can_send_key, finding_from, fix, key_refusal, may_send_key
 from ._step import StepContext, StepSpec
 
 
@@ -38,6 +39,13 @@ def lint_key(t: Target) -> list[Finding]:
     out: list[Finding] = []
     problems = key_value_problems(key)
     out.append(Finding(s, "key present", "pass", "", f"key given: {t.api_key.hint}"))
+    if found := key_control_characters(key):
+        windows = any(c.startswith("CR ") and c.endswith("at the end") for c in found)
+        out.append(Finding(s, "key characters", "fail", "malformed_auth_header",
+                           f"the key holds {'; '.join(found)}" + (" (a Windows line ending, as a .env file saved on Windows leaves)" if windows else "")
+                           + ": an HTTP header cannot carry it intact, so the key was not sent",
+                           "Remove the invisible characters from the key where it is stored (re-save a .env file with Unix line endings, "
+                           "or strip the value when you read it), then run again."))
     if problems:
         out.append(Finding(s, "key shape", "fail", "malformed_auth_header", "; ".join(problems), fix("malformed_auth_header")))
     else:
@@ -60,8 +68,10 @@ async def run(ctx: StepContext) -> list[Finding]:
     t = ctx.target
     base = t.base_url.rstrip("/")
     out = lint_key(t)
-    if t.api_key and may_send_key(base):
-        out.append(finding_from("credentials", "live GET /models", await ctx.send("GET", f"{base}/models", auth=True)))
+    if can_send_key(t, base):
+        out.append(finding_from("credentials", "live GET /models", await ctx.send("GET", f"{base}/models", auth=True), expect="models"))
+    elif t.api_key and may_send_key(base) and (refusal := key_refusal(t)):
+        out.append(Finding("credentials", "live GET /models", "skip", "", f"not sent: {refusal}"))
     return out
 
 

@@ -17,6 +17,12 @@ def lint_request_shape(t: Target) -> list[Finding]:
     s = "headers"
     out: list[Finding] = []
     p = urlsplit(t.base_url)
+    if t.stripped_userinfo:
+        out.append(Finding(s, "base URL user info", "fail", "malformed_auth_header",
+                           f"the base URL held user info ({t.stripped_userinfo}@): it was removed for this run, because an HTTP client "
+                           "sends it as 'Authorization: Basic …' in place of your key, and the API refuses that",
+                           f"Remove '{t.stripped_userinfo}@' from the base URL (OPENAI_BASE_URL, or your client's base_url): the key goes in "
+                           "the Authorization header, never in the URL."))
     if p.scheme == "http" and (p.hostname or "") not in LOOPBACK:
         out.append(Finding(s, "scheme", "fail", "wrong_endpoint", f"{t.base_url} uses plain http; the key was not sent", fix("wrong_endpoint")))
     if re.search(r"/v1/v1\b|/openai/openai\b", p.path):

@@ -10,18 +10,15 @@ import json
 import os
 import ssl
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
-
-import httpx
 
 from .. import knowledge
 from ..classify import classify
 from ..model import Finding, Status, Target
 from ..redact import redact
-from ._http import LOOPBACK, fix, ms
+from ._http import LOOPBACK, fix, ms, route, ssl_context
 from ._step import StepContext, StepSpec
 
 _S = "network"
@@ -40,7 +37,7 @@ async def run(ctx: StepContext) -> list[Finding]:
     if not ctx.raw_network:
         skipped = [Finding(_S, check, "skip", "", f"not measured: {_NOT_RAW}") for check in ("DNS", "TCP connect", "TLS handshake")]
         return skipped + await _proxy_egress(ctx)
-    connection = asyncio.ensure_future(connection_checks(t, ctx.timeout()))  # TCP/TLS run beside DNS and the IP echo
+    connection = asyncio.ensure_future(connection_checks(t, ctx.timeout, ctx.ssl_context()))  # TCP/TLS run beside DNS and the IP echo
     try:
         dns = await _dns(host, ctx.timeout())
         rest = await _proxy_egress(ctx)
@@ -67,8 +64,12 @@ async def _proxy_egress(ctx: StepContext) -> list[Finding]:
     s = _S
     out: list[Finding] = []
     proxies = {k: v for k, v in os.environ.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy", "no_proxy")}
+    r = route(t.base_url)
+    host = urlsplit(t.base_url).hostname or ""
+    way = (f"requests to {host} go through {r.variable} ({r.shown}) inside a CONNECT tunnel, which the proxy cannot read" if r.proxy
+           else f"requests to {host} go straight to it ({r.reason})")
     out.append(Finding(s, "proxy environment", "warn" if any(k.lower() != "no_proxy" for k in proxies) else "pass", "",
-                       ", ".join(f"{k}={redact(v)}" for k, v in proxies.items()) or "no proxy variables set"))
+                       (", ".join(f"{k}={redact(v)}" for k, v in proxies.items()) or "no proxy variables set") + f"; {way}"))
     if t.ip_echo_url:
         ex = await ctx.send("GET", t.ip_echo_url, auth=False, record=False)  # the echo never gets the key, and is not the API
         ip = ""
@@ -162,16 +163,10 @@ def issuer_finding(issuer: str, subject: str, verified: bool, provider: str, ver
     return _seen(check, "pass", "", f"issuer {issuer!r} (verified)")
 
 
-def _proxy_for(url: SplitResult) -> SplitResult | None:
-    """The proxy httpx would use for ``url`` (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, minus NO_PROXY), if any."""
-    proxies = urllib.request.getproxies_environment()
-    host = (url.hostname or "").lower()
-    bypass = [e.strip().lower().lstrip(".") for e in proxies.get("no", "").split(",") if e.strip()]
-    if "*" in bypass or any(host == e or host.endswith("." + e) for e in bypass):
-        return None
-    if not (proxies.get(url.scheme) or proxies.get("all")):
-        return None
-    return urlsplit(proxies.get(url.scheme) or proxies["all"])
+def _proxy_for(url: str) -> SplitResult | None:
+    """The proxy the run's client uses for ``url`` (:func:`._http.route`): none for plain http, ever."""
+    r = route(url)
+    return urlsplit(r.proxy) if r.proxy else None
 
 
 async def _open(host: str, port: int, proxy: SplitResult | None, timeout: float
@@ -204,24 +199,29 @@ async def _close(writer: asyncio.StreamWriter) -> None:
         await asyncio.wait_for(writer.wait_closed(), 1)
 
 
-async def _peer_cert_unverified(host: str, port: int, proxy: SplitResult | None, timeout: float) -> bytes:
+async def _peer_cert_unverified(host: str, port: int, proxy: SplitResult | None, timeout: Callable[[], float]) -> bytes:
     """Handshake WITHOUT verification only to read the certificate's issuer; nothing is sent over it, least of all the key."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    reader, writer = await _open(host, port, proxy, timeout)
+    reader, writer = await _open(host, port, proxy, timeout())
     try:
-        if proxy is not None and (await _tunnel(reader, writer, host, port, proxy, timeout))[0] != 200:
+        if proxy is not None and (await _tunnel(reader, writer, host, port, proxy, timeout()))[0] != 200:
             return b""
-        await asyncio.wait_for(writer.start_tls(ctx, server_hostname=host), timeout)
+        await asyncio.wait_for(writer.start_tls(ctx, server_hostname=host), timeout())
         obj = writer.get_extra_info("ssl_object")
         return (obj.getpeercert(binary_form=True) if obj else None) or b""
     finally:
         await _close(writer)
 
 
-async def connection_checks(t: Target, timeout: float) -> list[Finding]:
-    """TCP connect and TLS handshake timing to the target's origin, and who issued its certificate (step 2)."""
+async def connection_checks(t: Target, timeout: Callable[[], float], verify: ssl.SSLContext | None = None) -> list[Finding]:
+    """TCP connect and TLS handshake timing to the target's origin, and who issued its certificate (step 2).
+
+    Plain http is measured with a direct connection (the run never sends it through a proxy); https through the proxy
+    the run's client uses, tunnelled. ``timeout()`` is asked before each operation (the run's budget shrinks);
+    ``verify`` is the trust store of the run's client (the target's CA bundle, if it has one).
+    """
     s = _S
     url = urlsplit(t.base_url)
     host = url.hostname or ""
@@ -229,13 +229,13 @@ async def connection_checks(t: Target, timeout: float) -> list[Finding]:
     port = url.port or (443 if https else 80)
     if not https and host not in LOOPBACK:
         return [Finding(s, "TCP connect", "skip", "", f"plain http to {host}: not contacted (the key must not travel over http)")]
-    proxy = _proxy_for(url)
+    proxy = _proxy_for(t.base_url)
     if proxy is not None and proxy.scheme != "http":
         return [Finding(s, "TCP connect", "skip", "", f"proxy {redact(proxy.geturl())} is not an http:// proxy; connection not measured")]
     via = f" via proxy {proxy.hostname}:{proxy.port or 80}" if proxy else ""
     started = time.perf_counter()
     try:
-        reader, writer = await _open(host, port, proxy, timeout)
+        reader, writer = await _open(host, port, proxy, timeout())
     except (OSError, TimeoutError) as err:
         return [_seen("TCP connect", "fail", "network_error", f"TCP connect to {host}:{port}{via} failed: {type(err).__name__}: {err}",
                       fix("network_error"), elapsed_ms=ms(started), responder="client")]
@@ -243,7 +243,7 @@ async def connection_checks(t: Target, timeout: float) -> list[Finding]:
     try:
         if proxy is not None:
             tunnel_started = time.perf_counter()
-            status, headers, line = await _tunnel(reader, writer, host, port, proxy, timeout)
+            status, headers, line = await _tunnel(reader, writer, host, port, proxy, timeout())
             if status != 200:
                 d = classify(status, headers, "")
                 cause, confidence = (d.cause, d.confidence) if d.cause not in ("unknown", "ok") else ("proxy_block", 0.9)
@@ -256,11 +256,12 @@ async def connection_checks(t: Target, timeout: float) -> list[Finding]:
             out.append(Finding(s, "TLS handshake", "skip", "", "plain http (loopback): no TLS"))
             return out
         tls_started = time.perf_counter()
+        bundle = f" against the CA bundle {t.ca_bundle}" if t.ca_bundle else ""
         try:
-            await asyncio.wait_for(writer.start_tls(httpx.create_ssl_context(), server_hostname=host), timeout)
+            await asyncio.wait_for(writer.start_tls(verify or ssl_context(t), server_hostname=host), timeout())
         except ssl.SSLCertVerificationError as err:
             reason = err.verify_message or str(err)
-            out.append(_seen("TLS handshake", "fail", "tls_interception", f"certificate verification failed: {reason}",
+            out.append(_seen("TLS handshake", "fail", "tls_interception", f"certificate verification{bundle} failed: {reason}",
                              fix("tls_interception"), elapsed_ms=ms(tls_started), responder="client"))
             try:
                 der = await _peer_cert_unverified(host, port, proxy, timeout)
@@ -279,7 +280,7 @@ async def connection_checks(t: Target, timeout: float) -> list[Finding]:
             return out
         obj = writer.get_extra_info("ssl_object")
         version = obj.version() if obj else "?"
-        out.append(_seen("TLS handshake", "pass", "", f"{version} with {host}, certificate verified, in {ms(tls_started)} ms",
+        out.append(_seen("TLS handshake", "pass", "", f"{version} with {host}, certificate verified{bundle}, in {ms(tls_started)} ms",
                          elapsed_ms=ms(tls_started)))
         der = (obj.getpeercert(binary_form=True) if obj else None) or b""
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Iterable, Mapping
@@ -20,17 +21,27 @@ _HINT = re.compile(r"(?i)\b(?:try again|retry) (?:in|after) ((?:\d+(?:\.\d+)?(?:
 _BUCKET = re.compile(r"(?i)\bon (tokens|requests) per (?:min|day)")
 
 
+MAX_WAIT = 24 * 3600.0  # seconds: no wait the kit reads or proposes is longer (a server may say 1e12, inf or a date in 9999)
+
+
+def bounded(seconds: float | None) -> float | None:
+    """A wait the kit can use: None for NaN or a negative value (unreadable), at most MAX_WAIT (infinity included)."""
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_WAIT)
+
+
 def parse_duration(value: str) -> float | None:
-    """Seconds in an OpenAI reset duration ('6m0s', '20ms', '1.5s'); None when unreadable."""
+    """Seconds in an OpenAI reset duration ('6m0s', '20ms', '1.5s'), at most MAX_WAIT; None when unreadable."""
     v = value.strip()
     try:
-        return float(v)
-    except ValueError:
+        return bounded(float(v))
+    except (ValueError, OverflowError):
         pass
     parts = _DUR.findall(v)
     if not parts or "".join(a + b for a, b in parts) != v:
         return None
-    return sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
+    return bounded(sum(float(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[u] for n, u in parts))
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
@@ -61,24 +72,34 @@ def _server_wait(h: Mapping[str, str]) -> RetryWait | None:
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         if name not in h:
             continue
+        said = h[name].strip()
         try:
-            value: float | None = float(h[name]) * scale
-        except ValueError:
-            value = _seconds_until(h[name], h.get("date", "")) if name == "retry-after" else None
-        if value is not None and value >= 0:
-            return RetryWait(value, f"{'Retry-After' if name == 'retry-after' else name} {h[name]}")
+            value: float | None = float(said) * scale
+        except (ValueError, OverflowError):
+            value = _seconds_until(said, h.get("date", "")) if name == "retry-after" else None
+        if (wait := bounded(value)) is not None:
+            return RetryWait(wait, f"{'Retry-After' if name == 'retry-after' else name} {said[:40]}{_capped(value)}")
     return None
 
 
-def _seconds_until(when: str, date: str) -> float | None:
+def _capped(value: float | None) -> str:
+    return f" (capped at {MAX_WAIT:g} s)" if value is not None and value > MAX_WAIT else ""
+
+
+def _http_date(text: str) -> datetime | None:
+    """An HTTP-date (RFC 9110: IMF-fixdate, RFC 850 or asctime, all in UTC), or None."""
     try:
-        then = parsedate_to_datetime(when)
-        now = parsedate_to_datetime(date) if date else datetime.now(UTC)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if then.tzinfo is None or now.tzinfo is None:
-        return None
-    return max(0.0, (then - now).total_seconds())
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # asctime carries no zone: HTTP dates are UTC
+
+
+def _seconds_until(when: str, date: str) -> float | None:
+    """Seconds from the answer's Date (else now) to ``when``; 0 for a date in the past."""
+    then = _http_date(when)
+    now = (_http_date(date) if date else None) or datetime.now(UTC)
+    return None if then is None else max(0.0, (then - now).total_seconds())
 
 
 def retry_wait(headers: Mapping[str, str], body: str = "") -> RetryWait | None:
@@ -102,13 +123,14 @@ def retry_wait(headers: Mapping[str, str], body: str = "") -> RetryWait | None:
     for kind in exhausted:
         reset = buckets[kind]["reset_s"]
         if reset is not None:
-            found.append(RetryWait(reset, f"{kind} exhausted: x-ratelimit-reset-{kind} {h[f'x-ratelimit-reset-{kind}']}"))
+            said = h[f"x-ratelimit-reset-{kind}"].strip()[:40]
+            found.append(RetryWait(reset, f"{kind} exhausted: x-ratelimit-reset-{kind} {said}" + (" (capped)" if reset >= MAX_WAIT else "")))
     return max(found, key=lambda w: w.seconds) if found else None
 
 
 def _hint_seconds(text: str) -> float | None:
     words = re.fullmatch(r"(\d+(?:\.\d+)?) ?(?:seconds?|secs?|s)", text.strip())
-    return float(words.group(1)) if words else parse_duration(text)
+    return bounded(float(words.group(1))) if words else parse_duration(text)
 
 
 def backoff_plan(wait_s: float | None, attempts: int = 6, base: float = 0.5, cap: float = 30.0, seed: int | None = 0) -> list[float]:
@@ -116,8 +138,8 @@ def backoff_plan(wait_s: float | None, attempts: int = 6, base: float = 0.5, cap
     (:func:`retry_wait`'s seconds: after it the bucket is full again, so the rest start small)."""
     rng = random.Random(seed)
     delays = [min(cap, base * 2 ** n) * (0.5 + rng.random() / 2) for n in range(attempts)]
-    if wait_s is not None:
-        delays[0] = max(delays[0], wait_s)
+    if (wait := bounded(wait_s)) is not None and delays:
+        delays[0] = max(delays[0], wait)
     return [round(d, 3) for d in delays]
 
 
@@ -136,9 +158,10 @@ def headroom(headers: Mapping[str, str]) -> dict[str, dict[str, float | None]]:
 
     def number(name: str) -> float | None:
         try:
-            return float(h[name])
-        except (KeyError, ValueError):
+            value = float(h[name])
+        except (KeyError, ValueError, OverflowError):
             return None
+        return value if math.isfinite(value) else None  # 'nan' or 'inf' says nothing about a bucket
 
     out: dict[str, dict[str, float | None]] = {}
     for kind in ("requests", "tokens"):

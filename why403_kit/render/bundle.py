@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._files import write_files
 from ..model import SCHEMA_VERSION, Report
 from ..redact import redact, redact_obj
 from .json import to_json
@@ -47,18 +48,17 @@ def bundle_markdown(report: Report, bundle: dict[str, Any]) -> str:
 
 
 def write_bundle(report: Report, out_dir: str | Path) -> list[Path]:
-    """Write report.json, support-bundle.json and support-bundle.md into ``out_dir``; return their paths."""
-    d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    """Write report.json, support-bundle.json and support-bundle.md into ``out_dir``; return their paths.
+
+    Every text is made before the first file is written, and each file is written whole or not at all. A directory
+    that cannot be used is an InputError (check it before the run with :func:`why403_kit._files.check_out_dir`).
+    """
     bundle = support_bundle(report)
-    written = {
+    return write_files(out_dir, {
         "report.json": to_json(report.to_dict()),
         "support-bundle.json": to_json(bundle),
         "support-bundle.md": bundle_markdown(report, bundle),
-    }
-    for name, text in written.items():
-        (d / name).write_text(text, encoding="utf-8")
-    return [d / name for name in written]
+    })
 
 
 __all__ = ["bundle_markdown", "support_bundle", "write_bundle"]

@@ -9,8 +9,14 @@ import httpx
 from .. import knowledge
 from ..classify import classify
 from ..lab import LAB_KEY, SCENARIOS, shared_lab
-from ..redact import redact
+from ..redact import excerpt
 from ..render.theme import PALETTE
+
+
+def answer_head(body: str, size: int = 220) -> str:
+    """The start of an answer for a page: masked whole, then cut (a cut made first could keep a piece of a key too short
+    to be recognised once its prefix, or the rest of it, is gone), then HTML-escaped."""
+    return html.escape(excerpt(body, 0, 0, size))
 
 
 def live_example(cause: str, *, timeout: float = 5.0) -> str:
@@ -25,12 +31,12 @@ def live_example(cause: str, *, timeout: float = 5.0) -> str:
             r = client.get(f"{base}/models", headers=auth)
             if r.is_success:  # some refusals only show on use: ask for a completion with an empty (never billed) body
                 r = client.post(f"{base}/chat/completions", headers=auth, json={"model": "gpt-4o-mini", "messages": []})
-        status, headers, body = r.status_code, dict(r.headers), r.text[:2000]
-        d = classify(status, headers, body)
+        status, headers, body = r.status_code, dict(r.headers), r.text
+        d = classify(status, headers, body)  # the whole answer: the classifier bounds and masks what it quotes
     except httpx.HTTPError as err:
         status, body = 0, ""
         d = classify(exception=err)
-    head = html.escape(redact(body[:220])) + ("…" if len(body) > 220 else "")
+    head = answer_head(body)
     return (f'<div class="why403-example" style="margin:4px 0 0 16px;font-size:12px;color:{PALETTE["note"]}">'
             f'<b>Live, from the lab</b> (<code>{html.escape(cause)}</code>): HTTP {status or "no answer"}'
             f'{f" <code>{head}</code>" if head else ""} → classified as <code>{html.escape(d.cause)}</code>, '

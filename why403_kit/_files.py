@@ -1,0 +1,81 @@
+"""Where the kit writes: an output directory checked before any work starts, and files that are written whole or not at all.
+
+``why403 diagnose --out DIR`` runs for up to its deadline before it writes; ``why403 export`` executes a notebook. A
+directory that cannot be used must stop them at once (bad input, exit 2), not after the work, and a failure while
+writing must never leave a half-written ``report.json`` behind: each file goes to a temporary name in the same
+directory and is renamed into place, which is atomic on one filesystem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import InputError
+
+
+def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a directory the kit can write into (it exists, or can be created); InputError naming the problem."""
+    if not str(path).strip():
+        raise InputError(f"{flag} is empty: name a directory")
+    if any(ord(c) < 32 for c in str(path)):
+        raise InputError(f"{flag} holds a control character (a line break?): name a directory on one line")
+    out = Path(path).expanduser()
+    for place in (out, *out.parents):
+        try:
+            exists, is_dir = place.exists(), place.is_dir()
+        except OSError as err:  # a name too long, a loop of links
+            raise InputError(f"{flag} {out}: {err.strerror or err}") from None
+        if not exists:
+            continue
+        if not is_dir:
+            what = "exists and is not a directory" if place == out else f"is under {place}, which is a file, not a directory"
+            raise InputError(f"{flag} {out} {what}")
+        if not os.access(place, os.W_OK | os.X_OK):
+            raise InputError(f"{flag} {out}: {place} is not writable")
+        return out
+    return out
+
+
+def check_out_file(path: str | Path, flag: str) -> Path:
+    """``path`` as a file the kit may write: its directory usable, and nothing there but a regular file it may replace
+    (never a directory, a device such as /dev/null, a pipe or a socket)."""
+    out = Path(path).expanduser()
+    if not out.name:
+        raise InputError(f"{flag} {out} names a directory: name a file")
+    check_out_dir(out.parent, flag)
+    if (out.exists() or out.is_symlink()) and not out.is_file():
+        raise InputError(f"{flag} {out} exists and is not a regular file")
+    return out
+
+
+def write_files(out_dir: str | Path, texts: Mapping[str, str], flag: str = "--out") -> list[Path]:
+    """Write each ``name -> text`` into ``out_dir`` (created if needed) whole or not at all; return the paths.
+
+    Each file replaces a regular file of that name, never anything else (a directory, a device, a pipe)."""
+    out = check_out_dir(out_dir, flag)
+    for name in texts:
+        check_out_file(out / name, flag)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{flag} {out}: cannot create it: {err.strerror or err}") from None
+    written: list[Path] = []
+    for name, text in texts.items():
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=out)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, out / name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        written.append(out / name)
+    return written
+
+
+__all__ = ["check_out_dir", "check_out_file", "write_files"]
