@@ -156,9 +156,10 @@ class Lab:
         return self.url(scenario).removesuffix("/v1") + "/openai"
 
     def target(self, scenario: str, *, opaque: bool = False, **overrides: Any) -> Target:
-        """A target for ``scenario`` with the lab's (not real) key, IP echo and CA bundle; ``overrides`` set any other field."""
+        """A target for ``scenario`` with the lab's (not real) key and IP echo, and for an opaque (https) one the lab's CA
+        bundle; ``overrides`` set any other field."""
         values: dict[str, Any] = {"base_url": self.url(scenario, opaque=opaque), "api_key": Secret(LAB_KEY),
-                                  "ip_echo_url": self.ip_echo_url, "timeout": 5.0, "ca_bundle": LAB_CA}
+                                  "ip_echo_url": self.ip_echo_url, "timeout": 5.0, "ca_bundle": LAB_CA if opaque else ""}
         values.update(overrides)
         return Target(**values)
 
