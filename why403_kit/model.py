@@ -96,8 +96,9 @@ class Target:
             host = parts.hostname.lower()
             self.provider = "azure" if host.endswith((".openai.azure.com", ".cognitiveservices.azure.com")) else (
                 "openai" if host == "api.openai.com" else "compatible")
-        if self.provider not in ("openai", "azure", "compatible"):
-            raise InputError(f"provider must be openai, azure or compatible, got {self.provider!r}")
+        if self.provider not in PROVIDER_NAMES:
+            *first, last = PROVIDER_NAMES
+            raise InputError(f"provider must be {', '.join(first)} or {last}, got {self.provider!r}")
         for entry in self.allowlist:
             try:
                 ipaddress.ip_network(entry.strip(), strict=False)
