@@ -169,6 +169,16 @@ def test_hints_climb_the_ladder_and_cost_points(lab: Lab) -> None:
         room.check("no_such_cause")
 
 
+def test_the_hint_reads_a_page_title_as_the_classifier_does() -> None:
+    from why403_kit import Exchange
+    from why403_kit.classify import page_title
+    from why403_kit.lab._classroom import _code_or_title
+
+    body = "<html><head><title>\n  Access <b>Denied</b>\n</title></head><body>blocked</body></html>"
+    assert page_title(body) == "Access Denied"
+    assert _code_or_title(Exchange("GET", "https://gw.example/v1/models", 403, {"content-type": "text/html"}, body)) == "page title 'Access Denied'"
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".md"])
 def test_answer_key_from_the_cli_matches_the_deal(tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / f"key{suffix}"
