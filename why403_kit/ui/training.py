@@ -157,11 +157,16 @@ class TrainingLab(widgets.VBox):
             self._sync_buttons()
             return
         url, ca = html.escape(m.target.base_url), html.escape(m.target.ca_bundle or LAB_CA)
+
+        def flag(name: str) -> str:  # a line may wrap between words, never inside an option's name
+            return f"<span style='white-space:nowrap'>{name}</span>"
+
         self.header.value = (f"<div style='font-size:15px'><b>Mystery #{m.number}</b> · target <code>{url}</code>"
                              f"</div><div style='font-size:12px;color:{PALETTE['subtle']}'>Any key works in the lab (it never checks a "
                              f"key's value), e.g. <code>{LAB_KEY}</code>. The lab's certificates come from its own CA, <code>{ca}</code>. "
                              "Diagnose it yourself too: the panel (<code>board.panel()</code>), or in a terminal "
-                             f"<code>why403 diagnose --base-url {url} --ca-bundle {ca}</code> (curl: <code>--cacert {ca}</code>).</div>")
+                             f"<code>why403 diagnose {flag('--base-url')} {url} {flag('--ca-bundle')} {ca}</code> "
+                             f"(curl: <code>{flag('--cacert')} {ca}</code>).</div>")
         if m.report is not None:
             self.evidence.value = (f"<p style='margin:6px 0 2px'><b>Evidence for mystery #{m.number}</b>: what the lab answered to "
                                    "each request the kit sent</p>" + exchanges_html(m.report.exchanges, m.target.base_url))
