@@ -48,7 +48,8 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 LAB_TLS = Path(__file__).resolve().parent.parent / "why403_kit" / "lab" / "tls"
-LAB_CERT = LAB_TLS / "lab-cert.pem"  # self-signed for 127.0.0.1 and localhost; trust it explicitly to talk TLS to the kit
+LAB_CA = LAB_TLS / "lab-ca.pem"  # signed the lab's certificate for 127.0.0.1 and localhost: trust it to talk TLS to the kit
+INTERCEPTOR_CA = LAB_TLS / "interceptor-ca.pem"  # the issuer of the lab's tls_interception certificate (no bundle holds it)
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 4 << 20
 

@@ -29,13 +29,13 @@ from tests.test_browser_lab import (
 )
 from tests.test_classroom import named_causes, provider_says
 from why403_kit import knowledge
-from why403_kit.lab import deal
+from why403_kit.lab import LAB_CA, deal
 
 pytestmark = pytest.mark.browser
 NOTEBOOK = "04_training_lab.ipynb"
 RUN_ALL_SHOT = ARTIFACTS / "browser-04_training-run-all.png"
 ANSWERED_SHOT = ARTIFACTS / "browser-04_training-answered.png"
-OPAQUE = re.compile(r"https?://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{16}/v1")
+OPAQUE = re.compile(r"https://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{16}/v1")  # every mystery alike: https, its own port, a token
 # Text of every output area, select menus left out (the answer picker lists every cause by design).
 OUTPUT_TEXT = """() => Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea')).map(area => {
     const copy = area.cloneNode(true); copy.querySelectorAll('select').forEach(s => s.remove()); return copy.innerText; }).join('\\n')"""
@@ -99,6 +99,7 @@ def test_training_notebook_answers_nothing_until_a_trainee_does(jupyter_lab: Jup
 
                 expect(board.locator(".why403-mystery")).to_contain_text("Mystery #1")
                 expect(board.locator(".why403-mystery")).to_contain_text("Any key works")
+                expect(board.locator(".why403-mystery")).to_contain_text(f"--ca-bundle {LAB_CA}")  # to diagnose it by hand
                 expect(board.locator(".why403-evidence table tr").nth(1)).to_be_visible()
                 expect(board.locator(".why403-score")).to_have_text("")
                 expect(board.locator(".why403-feedback")).to_have_text("")

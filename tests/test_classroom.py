@@ -1,5 +1,5 @@
-"""A class on the lab: opaque mystery URLs, the seeded deal, the hint ladder, the score, the trainer's answer key,
-and `why403 lab` serving both of its listeners."""
+"""A class on the lab: opaque mystery URLs that all look alike (the TLS one included), the seeded deal, the hint
+ladder, the score, the trainer's answer key, and `why403 lab` serving both of its listeners."""
 
 from __future__ import annotations
 
@@ -8,21 +8,28 @@ import json
 import os
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+import why403_kit.lab
 from why403_kit import Lab, diagnose, knowledge
 from why403_kit.cli import main
 from why403_kit.errors import InputError
-from why403_kit.lab import HINT_LADDER, SCENARIOS, Classroom, deal, mystery_pool
+from why403_kit.lab import HINT_LADDER, LAB_CA, SCENARIOS, Classroom, deal, mystery_pool
 from why403_kit.lab._scenarios import AZURE_SCENARIOS
+from why403_kit.model import CA_BUNDLE_ENV
 
 CAUSES = tuple(knowledge.load().causes)
+# Every mystery's URL, whatever it plays: https, loopback, a port of its own, a random token.
+MYSTERY_URL = re.compile(r"https://127\.0\.0\.1:(\d+)/t/[A-Za-z0-9_-]{16}/v1")
 
 
 def named_causes(text: str) -> set[str]:
@@ -39,13 +46,80 @@ def provider_says(scenario: str) -> set[str]:
 def test_opaque_urls_play_their_scenario_and_name_nothing(lab: Lab) -> None:
     for scenario in SCENARIOS:
         url = lab.url(scenario, opaque=True)
-        assert re.fullmatch(r"https?://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{16}/v1", url), url
+        assert MYSTERY_URL.fullmatch(url), url
         assert named_causes(url) == set()
         assert lab.url(scenario, opaque=True) != url  # a fresh token each time: two mysteries never share a URL
         report = diagnose(lab.target(scenario, opaque=True))
         assert report.verdict.cause == scenario
         seen = " ".join(f"{e.url} {json.dumps(e.headers)} {e.body_head} {e.error or ''} {e.request_id} {e.cf_ray}" for e in report.exchanges)
         assert named_causes(seen) <= provider_says(scenario), scenario
+
+
+def test_the_tls_mystery_looks_like_every_other(lab: Lab) -> None:
+    # Before diagnosing, a trainee sees a URL and a target: the same scheme, host and shape for every mystery, each on a
+    # fresh port of its own (never the plain lab's), and the same CA bundle, key and settings.
+    ports = []
+    for scenario in SCENARIOS:
+        url = lab.url(scenario, opaque=True)
+        match = MYSTERY_URL.fullmatch(url)
+        assert match, (scenario, url)
+        ports.append(int(match.group(1)))
+    assert len(set(ports)) == len(ports)
+    assert not {urlsplit(lab.origin).port, urlsplit(lab.tls_origin).port} & set(ports)
+    targets = [lab.target(scenario, opaque=True) for scenario in SCENARIOS]
+    assert all(t.ca_bundle == LAB_CA for t in targets)
+    settings = {json.dumps({k: v for k, v in t.to_dict().items() if k != "base_url"}, sort_keys=True) for t in targets}
+    assert len(settings) == 1, settings
+
+
+def _verifies_with_the_lab_ca(url: str) -> bool:
+    parts = urlsplit(url)
+    assert parts.hostname and parts.port
+    context = ssl.create_default_context(cafile=LAB_CA)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as raw, context.wrap_socket(raw, server_hostname=parts.hostname):
+            return True
+    except ssl.SSLCertVerificationError:
+        return False
+
+
+def test_only_verifying_the_certificate_tells_the_tls_mystery(lab: Lab) -> None:
+    refused = [s for s in SCENARIOS if not _verifies_with_the_lab_ca(lab.url(s, opaque=True))]
+    assert refused == ["tls_interception"]
+
+
+def test_a_trainee_diagnoses_mysteries_from_a_terminal_with_the_lab_ca(lab: Lab) -> None:
+    """What the board tells a trainee to run: `why403 diagnose --base-url URL --ca-bundle LAB_CA`, any key."""
+    env = {k: v for k, v in os.environ.items() if k not in CA_BUNDLE_ENV} | {"OPENAI_API_KEY": "sk-proj-anything-works-here-0000"}
+    for scenario in ("tls_interception", "ok", "edge_block"):
+        cmd = [sys.executable, "-m", "why403_kit", "diagnose", "--base-url", lab.url(scenario, opaque=True), "--ca-bundle", LAB_CA,
+               "--format", "json"]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        assert json.loads(run.stdout)["verdict"]["cause"] == scenario, run.stderr[-2000:]
+
+
+def test_a_mystery_listener_answers_only_its_own_token(lab: Lab) -> None:
+    mine, other = lab.url("ok", opaque=True), lab.url("ok", opaque=True)
+    origin, token = mine.split("/t/")[0], other.split("/t/")[1].split("/")[0]
+    auth = {"Authorization": "Bearer sk-proj-x"}
+    assert httpx.get(f"{mine}/models", headers=auth, verify=ssl.create_default_context(cafile=LAB_CA), timeout=5).status_code == 200
+    for path in (f"/t/{token}/v1/models", "/s/ok/v1/models", "/s/tls_interception/v1/models", "/v1/models", "/ip"):
+        r = httpx.get(f"{origin}{path}", headers=auth, verify=ssl.create_default_context(cafile=LAB_CA), timeout=5)
+        assert r.status_code == 404 and "Invalid URL" in r.text, path
+
+
+def test_past_the_limit_the_oldest_mystery_port_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(why403_kit.lab, "MAX_MYSTERY_LISTENERS", 2)
+    verify = ssl.create_default_context(cafile=LAB_CA)
+    with Lab() as small:
+        first, second, third = (small.url("ok", opaque=True) for _ in range(3))
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{first}/models", verify=verify, timeout=5)
+        for url in (second, third):
+            assert httpx.get(f"{url}/models", headers={"Authorization": "Bearer sk-proj-x"}, verify=verify, timeout=5).status_code == 200
+    for url in (second, third):  # stopping the lab closes every mystery's port
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/models", verify=verify, timeout=5)
 
 
 def test_an_unknown_token_is_refused_like_an_unknown_url(lab: Lab) -> None:
@@ -93,6 +167,16 @@ def test_hints_climb_the_ladder_and_cost_points(lab: Lab) -> None:
     assert score.text() == "3 of 16 points · 2 of 3 solved · 5 hints used · 1 skipped"
     with pytest.raises(InputError, match="not a cause id"):
         room.check("no_such_cause")
+
+
+def test_the_hint_reads_a_page_title_as_the_classifier_does() -> None:
+    from why403_kit import Exchange
+    from why403_kit.classify import page_title
+    from why403_kit.lab._classroom import _code_or_title
+
+    body = "<html><head><title>\n  Access <b>Denied</b>\n</title></head><body>blocked</body></html>"
+    assert page_title(body) == "Access Denied"
+    assert _code_or_title(Exchange("GET", "https://gw.example/v1/models", 403, {"content-type": "text/html"}, body)) == "page title 'Access Denied'"
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".md"])

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from why403_kit import Lab
 from why403_kit.errors import ExportError
 
-from ._hostile import LAB_CERT, HostileServer
+from ._hostile import LAB_CA, HostileServer
 from ._inproc import run_cli
 from ._leaks import leaks
 from .conftest import CANARY
@@ -84,7 +84,7 @@ def command_lines(draw: Any, places: dict[str, str], lab: Lab, hostile: HostileS
             "--api-key-env": either(["OPENAI_API_KEY"], ["NO_SUCH_VARIABLE", "", "PATH", CANARY]),
             "--timeout": either(["2", "0.5"], NUMBERS), "--deadline": either(["3", "0"], NUMBERS),
             "--format": either(["table", "json", "markdown"], ["html", CANARY]), "--out": either([places["dir"], places["new"]], paths),
-            "--ca-bundle": either([str(LAB_CERT)], paths), "--request-file": either([places["request"]], [*paths, "-"]),
+            "--ca-bundle": either([str(LAB_CA)], paths), "--request-file": either([places["request"]], [*paths, "-"]),
             "--ip-echo-url": either([lab.ip_echo_url], BROKEN_URLS[:6]), "--allowlist": either(["10.0.0.0/8", "127.0.0.1"], ["10.0.0.0/33", CANARY, ","]),
         }
         for name in ("--org", "--project", "--model", "--deployment", "--api-version"):

@@ -23,7 +23,11 @@ from why403_kit.probes.ratelimits import backoff_plan, parse_duration
 from ._proxy import connect_proxy
 from .conftest import CANARY
 
-LAB_ISSUER = "CN=why403 lab interception proxy (untrusted)"
+# Who issued the lab's certificates: neutral names (nothing in them says what a mystery plays). The interception one is an
+# invented company's gateway; "Corporate" is a word inspection CAs carry (responders.toml), so the kit says so.
+GATEWAY_ISSUER = "O=Fabrikam Inc, CN=Fabrikam Corporate Web Gateway CA"
+LAB_ISSUER = "O=why403 training lab, CN=why403 training lab CA"
+LEAF_SUBJECT = "CN=127.0.0.1"
 
 FINDING_FIELDS = {"step", "check", "status", "cause", "evidence", "fix", "request_id", "elapsed_ms", "http_status", "responder", "cf_ray",
                   "observed", "confidence"}
@@ -90,32 +94,39 @@ def test_tcp_connect_is_timed_and_plain_http_skips_tls(lab: Lab) -> None:
     assert {f.step for f in report.findings} == {"network"}
 
 
-def test_tls_interception_names_the_issuer_of_the_lab_certificate(lab: Lab) -> None:
+def test_tls_interception_names_the_issuer_of_the_gateway_certificate(lab: Lab) -> None:
     reached = lab.tls_request_count
     report = diagnose(Target(base_url=lab.url("tls_interception"), api_key=Secret(CANARY), timeout=5))
     assert report.verdict.cause == "tls_interception"
     tcp, tls, issuer = (_by_check(report, c) for c in ("TCP connect", "TLS handshake", "certificate issuer"))
     assert tcp.status == "pass" and tcp.elapsed_ms > 0
     assert tls.status == "fail" and tls.cause == "tls_interception" and tls.elapsed_ms > 0 and "self-signed" in tls.evidence
-    assert issuer.status == "fail" and issuer.cause == "tls_interception"
-    assert LAB_ISSUER in issuer.evidence and "self-signed" in issuer.evidence
+    assert issuer.status == "fail" and issuer.cause == "tls_interception" and issuer.responder == "proxy"
+    assert GATEWAY_ISSUER in issuer.evidence and "not a public CA" in issuer.evidence
+    assert "looks like a TLS-inspection CA ('Corporate' in its name)" in issuer.evidence
     assert lab.tls_request_count == reached  # the unverified handshake that read the issuer carried no request, so no key
 
 
 def test_trusted_inspection_root_verifies_but_is_still_flagged(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     # As on a laptop whose trust store holds the corporate root: the handshake verifies, the issuer still gives it away.
-    monkeypatch.setenv("SSL_CERT_FILE", str(files("why403_kit.lab").joinpath("tls/lab-cert.pem")))
+    monkeypatch.setenv("SSL_CERT_FILE", str(files("why403_kit.lab").joinpath("tls/interceptor-ca.pem")))
     report = diagnose(Target(base_url=lab.url("tls_interception"), api_key=Secret(CANARY), timeout=5))
     tls, issuer = _by_check(report, "TLS handshake"), _by_check(report, "certificate issuer")
     assert tls.status == "pass" and "certificate verified" in tls.evidence and tls.elapsed_ms > 0
-    assert (issuer.status, issuer.cause) == ("warn", "tls_interception") and LAB_ISSUER in issuer.evidence
+    assert (issuer.status, issuer.cause) == ("warn", "tls_interception") and GATEWAY_ISSUER in issuer.evidence
     assert report.verdict.cause == "ok"  # the API itself answered through the verified tunnel
     assert lab.tls_request_count > 0
 
 
-def test_cert_parser_reads_the_lab_certificate() -> None:
-    pem = files("why403_kit.lab").joinpath("tls/lab-cert.pem").read_text()
-    assert cert_issuer_subject(ssl.PEM_cert_to_DER_cert(pem)) == (LAB_ISSUER, LAB_ISSUER)
+def test_cert_parser_reads_the_lab_certificates() -> None:
+    tls = files("why403_kit.lab").joinpath("tls")
+    for name, issuer in (("lab", LAB_ISSUER), ("interceptor", GATEWAY_ISSUER)):
+        chain = tls.joinpath(f"{name}-cert.pem").read_text()  # what a listener presents: its leaf, then the CA
+        leaf, ca_copy = (block + "-----END CERTIFICATE-----\n" for block in chain.split("-----END CERTIFICATE-----")[:2])
+        assert cert_issuer_subject(ssl.PEM_cert_to_DER_cert(leaf)) == (issuer, LEAF_SUBJECT)
+        ca = tls.joinpath(f"{name}-ca.pem").read_text()
+        assert ca_copy.strip() == ca.strip()
+        assert cert_issuer_subject(ssl.PEM_cert_to_DER_cert(ca)) == (issuer, issuer)  # a root: it signed itself
     for junk in (b"", b"\x30", b"\x30\x82\xff\xff", b"\x30\x03\x02\x01\x01", os.urandom(64)):
         with pytest.raises(ValueError):
             cert_issuer_subject(junk)
@@ -144,7 +155,7 @@ def test_tls_checks_go_through_an_https_proxy_tunnel(lab: Lab, monkeypatch: pyte
         report = diagnose(Target(base_url=lab.url("tls_interception"), api_key=Secret(CANARY), timeout=5), steps=["network"])
     assert _by_check(report, "proxy tunnel").status == "pass"
     assert f"via proxy 127.0.0.1:{proxy.server_address[1]}" in _by_check(report, "TCP connect").evidence
-    assert LAB_ISSUER in _by_check(report, "certificate issuer").evidence
+    assert GATEWAY_ISSUER in _by_check(report, "certificate issuer").evidence
     assert proxy.connects == 2  # the verified handshake, then the unverified one that read the issuer
     assert CANARY.encode() not in proxy.seen
 

@@ -27,7 +27,7 @@ from why403_kit.redact import redact
 from why403_kit.render import findings_html, verdict_html
 from why403_kit.render.triage import triage_json, triage_markdown, triage_text
 
-from ._hostile import BEHAVIOURS, LAB_CERT, HostileServer, RecordingProxy, echo_forms
+from ._hostile import BEHAVIOURS, LAB_CA, HostileServer, RecordingProxy, echo_forms
 from ._leaks import assert_no_leak, leaks
 from .conftest import CANARY
 
@@ -36,7 +36,7 @@ AUTH = {"Authorization": f"Bearer {CANARY}"}
 
 
 def _trusting_lab_cert() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(LAB_CERT))
+    return ssl.create_default_context(cafile=str(LAB_CA))
 
 
 # ---- the kit itself ----------------------------------------------------------------------------------------------

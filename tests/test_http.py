@@ -25,7 +25,7 @@ from why403_kit.probes._http import MAX_BODY, _BoundedDecoder, _bypassed, exchan
 from why403_kit.probes._step import Budget
 from why403_kit.redact import MASK, redact
 
-from ._hostile import LAB_CERT, HostileServer, RecordingProxy
+from ._hostile import INTERCEPTOR_CA, LAB_CA, HostileServer, RecordingProxy
 from ._leaks import leaks
 from .conftest import CANARY
 
@@ -78,7 +78,7 @@ def test_a_proxy_password_is_masked_in_every_form_once_routed(monkeypatch: pytes
 
 
 def test_https_goes_through_the_proxy_only_inside_a_tunnel_and_no_proxy_is_honoured(hostile: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = Target(base_url=hostile.url("echo_ok", tls=True), api_key=Secret(CANARY), timeout=5, ca_bundle=str(LAB_CERT))
+    target = Target(base_url=hostile.url("echo_ok", tls=True), api_key=Secret(CANARY), timeout=5, ca_bundle=str(LAB_CA))
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     with RecordingProxy() as proxy:
@@ -117,22 +117,22 @@ def test_a_ca_bundle_makes_the_intercepting_proxy_trusted(lab: Lab) -> None:
     without = diagnose(Target(base_url=url, api_key=Secret(CANARY), timeout=5))
     assert without.verdict.cause == "tls_interception"
     assert lab.tls_request_count == before  # nothing was sent over a connection the client did not trust
-    trusted = diagnose(Target(base_url=url, api_key=Secret(CANARY), timeout=5, ca_bundle=str(LAB_CERT)))
+    trusted = diagnose(Target(base_url=url, api_key=Secret(CANARY), timeout=5, ca_bundle=str(INTERCEPTOR_CA)))
     tls = next(f for f in trusted.findings if f.check == "TLS handshake")
-    assert tls.status == "pass" and str(LAB_CERT) in tls.evidence
+    assert tls.status == "pass" and str(INTERCEPTOR_CA) in tls.evidence
     assert trusted.verdict.cause == "ok" and lab.tls_request_count > before
 
 
 def test_the_ca_bundle_comes_from_the_flag_then_ssl_cert_file_then_requests_ca_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = tmp_path / "other.pem"
-    other.write_bytes(LAB_CERT.read_bytes())
+    other.write_bytes(LAB_CA.read_bytes())
     for name in CA_BUNDLE_ENV:
         monkeypatch.delenv(name, raising=False)
     assert Target.from_env().ca_bundle == ""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
     assert Target.from_env().ca_bundle == str(other)
-    monkeypatch.setenv("SSL_CERT_FILE", str(LAB_CERT))
-    assert Target.from_env().ca_bundle == str(LAB_CERT)
+    monkeypatch.setenv("SSL_CERT_FILE", str(LAB_CA))
+    assert Target.from_env().ca_bundle == str(LAB_CA)
     assert Target.from_env(ca_bundle=str(other)).ca_bundle == str(other)
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(Exception, match="SSL_CERT_FILE"):
@@ -144,7 +144,7 @@ def test_the_cli_takes_a_ca_bundle(lab: Lab) -> None:
     base = [sys.executable, "-m", "why403_kit", "diagnose", "--base-url", lab.url("tls_interception"), "--format", "json"]
     refused = subprocess.run(base, capture_output=True, text=True, timeout=120, env=env)
     assert refused.returncode == 1 and json.loads(refused.stdout)["verdict"]["cause"] == "tls_interception"
-    trusted = subprocess.run([*base, "--ca-bundle", str(LAB_CERT)], capture_output=True, text=True, timeout=120, env=env)
+    trusted = subprocess.run([*base, "--ca-bundle", str(INTERCEPTOR_CA)], capture_output=True, text=True, timeout=120, env=env)
     assert trusted.returncode == 0 and json.loads(trusted.stdout)["verdict"]["cause"] == "ok", trusted.stderr[-1000:]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import socket
 import ssl
@@ -122,11 +123,43 @@ def test_scenario_ids_are_cause_ids_and_the_old_name_still_works(lab: Lab, capsy
 
 
 # ---- a lab that one client cannot stop, that stops when told, and that keeps stderr clean ------------------------------
-LAB_CERT = Path(__file__).resolve().parent.parent / "why403_kit" / "lab" / "tls" / "lab-cert.pem"
+LAB_TLS = Path(__file__).resolve().parent.parent / "why403_kit" / "lab" / "tls"
 
 
 def _trusting() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(LAB_CERT))
+    """A client whose trust store holds the interception gateway's root (as a laptop inside that company would)."""
+    return ssl.create_default_context(cafile=str(LAB_TLS / "interceptor-ca.pem"))
+
+
+# Words that would tell a trainee what a certificate is for, whatever cause it plays.
+GIVEAWAYS = ("intercept", "inspect", "untrusted", "mitm", "middle", "proxy", "re-sign", "resign", "self-signed", "tls", "mystery", "scenario")
+
+
+def _certificates(path: Path) -> list[bytes]:
+    """Every certificate in a PEM file, as DER."""
+    end = "-----END CERTIFICATE-----"
+    return [ssl.PEM_cert_to_DER_cert(block.strip() + "\n" + end + "\n") for block in path.read_text().split(end) if block.strip()]
+
+
+def test_the_lab_certificates_name_no_cause() -> None:
+    from why403_kit import knowledge
+    from why403_kit.probes.network import cert_issuer_subject
+
+    from .test_classroom import named_causes
+
+    kb = knowledge.load()
+    pems = sorted(p for p in LAB_TLS.glob("*.pem") if not p.name.endswith("-key.pem"))
+    assert [p.name for p in pems] == ["interceptor-ca.pem", "interceptor-cert.pem", "lab-ca.pem", "lab-cert.pem"]
+    for path in pems:
+        for der in _certificates(path):
+            issuer, subject = cert_issuer_subject(der)
+            text = " ".join(run.decode() for run in re.findall(rb"[ -~]{4,}", der))  # every readable string it carries
+            for words in (issuer, subject, text):
+                low = words.lower()
+                assert named_causes(words) == set(), (path.name, words)
+                for cause in kb.causes.values():
+                    assert cause.title.lower() not in low and cause.id.replace("_", " ") not in low, (path.name, cause.id)
+                assert not [w for w in GIVEAWAYS if w in low], (path.name, words)
 
 
 def test_an_idle_client_on_the_tls_port_blocks_no_one() -> None:
@@ -184,9 +217,9 @@ def test_idle_connections_are_let_go_and_their_threads_end() -> None:
             for s in idle:
                 s.close()
         deadline = time.monotonic() + 10
-        while threading.active_count() > before + 2 and time.monotonic() < deadline:  # + the lab's two serving threads
+        while threading.active_count() > before + 1 and time.monotonic() < deadline:  # + the lab's one accepting thread
             time.sleep(0.05)  # polls a condition (the handler threads ended), not a guess
-        assert threading.active_count() <= before + 2
+        assert threading.active_count() <= before + 1
 
 
 @pytest.mark.parametrize("kwargs", [{"port": -1}, {"port": 70000}, {"latency_ms": -5}, {"latency_ms": float("nan")}, {"latency_ms": float("inf")}])
@@ -217,7 +250,7 @@ def test_why403_lab_serves_the_tls_scenario_at_the_url_it_prints() -> None:
         assert url.startswith("https://127.0.0.1:")
         r = httpx.get(f"{url}/models", headers=BEARER, verify=_trusting(), timeout=10)
         assert r.status_code == 200 and r.json()["object"] == "list"
-        with pytest.raises(httpx.ConnectError):  # and to anyone who does not trust the lab, it is an intercepting proxy
+        with pytest.raises(httpx.ConnectError):  # and to anyone who does not trust that gateway, it is an intercepting proxy
             httpx.get(f"{url}/models", headers=BEARER, timeout=10)
     finally:
         code, _, err = _stop(proc)

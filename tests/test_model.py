@@ -96,3 +96,14 @@ def test_a_target_remembers_which_variable_its_key_came_from(monkeypatch: pytest
     assert Target.from_env(api_key=Secret("")).key_env == ""  # given directly (a widget's field): no variable to name
     saved = Target.from_env(api_key_env="MY_TEAM_KEY").to_dict()
     assert saved["key_env"] == "MY_TEAM_KEY" and Target.from_dict(saved).key_env == "MY_TEAM_KEY"
+
+
+def test_the_providers_a_target_takes_are_the_ones_named_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    from why403_kit import Target, model
+
+    for provider in model.PROVIDER_NAMES:
+        assert Target(base_url="https://gw.example/v1", provider=provider).provider == provider
+    with pytest.raises(InputError, match="provider must be openai, azure or compatible, got 'bedrock'"):
+        Target(base_url="https://gw.example/v1", provider="bedrock")
+    monkeypatch.setitem(model.PROVIDER_NAMES, "bedrock", "Amazon Bedrock")  # one list: a provider added there is taken
+    assert Target(base_url="https://gw.example/v1", provider="bedrock").provider == "bedrock"

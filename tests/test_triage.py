@@ -3,6 +3,7 @@ huge files stay bounded by streaming and the limit, the CLI exits 0/1/2, and no 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -137,6 +138,21 @@ def test_json_lines_in_different_shapes() -> None:
     assert (report.ok, report.skipped) == (1, 2)
     quota = next(g for g in report.groups if g.cause == "quota_exceeded")
     assert quota.first_seen == "2025-05-01T00:00:00Z" and quota.hosts == ["gw.example.com"] and quota.statuses == [429]
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_request_ids_are_read_from_every_header_the_live_checks_read(tmp_path: Path, engine: str) -> None:
+    # Azure (APIM) answers carry apim-request-id or x-ms-request-id, some gateways request-id: support needs each of them.
+    azure_403 = json.dumps({"error": {"code": "403", "message": "Access denied due to Virtual Network/Firewall rules."}})
+    ids = {"x-request-id": "req_1a", "apim-request-id": "0f1e2d3c-apim", "x-ms-request-id": "9a8b7c6d-ms", "request-id": "gw-42"}
+    log = tmp_path / "azure.jsonl"
+    log.write_text("".join(json.dumps({"ts": f"2025-05-01T00:00:0{i}Z", "status": 403, "headers": {header: value}, "body": azure_403}) + "\n"
+                           for i, (header, value) in enumerate(ids.items())), encoding="utf-8")
+    out = tmp_path / "events.csv"
+    report = triage(log, engine=engine, per_event=out)
+    assert report.events == len(ids)
+    with out.open(encoding="utf-8", newline="") as fh:
+        assert sorted(row["request_id"] for row in csv.DictReader(fh)) == sorted(ids.values())
 
 
 def test_json_array_and_a_truncated_one() -> None:

@@ -176,6 +176,51 @@ def test_bad_input_lands_in_the_panel_not_a_traceback() -> None:
     assert "allowlist" in panel.message.value
 
 
+def test_run_deadline_field_reaches_the_target_and_bad_values_land_in_the_panel() -> None:
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("ok")
+    assert "30 s" in panel.deadline.placeholder and panel.target().deadline == 0.0  # empty: the default, 3 request timeouts
+    panel.deadline.value = " 12.5 "
+    assert panel.target().deadline == 12.5 and panel.target().run_deadline == 12.5
+    for bad in ("soon", "0", "-3", "99999"):
+        panel.deadline.value = bad
+        click(panel.run_all)
+        assert panel.report is None and "deadline must be a number of seconds" in panel.message.value, bad
+        assert "Traceback" not in panel.message.value
+
+
+def test_ca_bundle_field_decides_which_certificates_the_run_trusts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests._hostile import INTERCEPTOR_CA
+
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("tls_interception")
+    panel.key.value = "sk-proj-" + "c" * 40
+    click(panel.run_all)
+    report = panel.wait()
+    assert report is not None and report.verdict.cause == "tls_interception"
+    panel.ca_bundle.value = str(INTERCEPTOR_CA)  # the gateway's root, as a user inside that company would give it
+    click(panel.run_all)
+    report = panel.wait()
+    assert report is not None and report.verdict.cause == "ok" and report.target.ca_bundle == str(INTERCEPTOR_CA)
+    assert f"certificate verified against the CA bundle {INTERCEPTOR_CA}" in panel.findings.value
+    panel.ca_bundle.value = str(tmp_path / "missing.pem")
+    click(panel.run_all)
+    assert panel.report is None and "does not exist" in panel.message.value and "Traceback" not in panel.message.value
+
+
+def test_ca_bundle_field_defaults_to_the_environment_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests._hostile import INTERCEPTOR_CA
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(INTERCEPTOR_CA))
+    panel = Panel(use_lab=False)
+    panel.base_url.value = shared_lab().url("tls_interception")
+    assert f"$SSL_CERT_FILE: {INTERCEPTOR_CA}" in panel.ca_bundle.placeholder and panel.ca_bundle.value == ""
+    assert panel.target().ca_bundle == str(INTERCEPTOR_CA)
+
+
 def test_bundle_button_writes_redacted_files(tmp_path: Path) -> None:
     panel = Panel(use_lab=True, scenario="rate_limited", out_dir=tmp_path)
     assert panel.bundle_button.disabled  # nothing to bundle before a run

@@ -84,6 +84,11 @@ def test_training_board_shows_evidence_but_never_the_answer_until_one_is_given()
     assert first is not None and first.number == 1
     text = _board_text(board)
     assert "Mystery #1" in text and "/t/" in board.header.value and "Any key works" in board.header.value
+    from why403_kit.lab import LAB_CA
+
+    # how to diagnose it by hand: every mystery is https, verified with the lab's CA (the command is ready to paste)
+    header_text = re.sub(r"<[^>]+>", "", board.header.value)
+    assert f"why403 diagnose --base-url {first.target.base_url} --ca-bundle {LAB_CA}" in header_text
     assert "<table" in board.evidence.value and "request id / cf-ray" in board.evidence.value
     assert named_causes(text) <= provider_says(first.scenario)  # no cause named unless the lab's answer itself says it
     assert board.score.value == "" and board.feedback.value == ""  # no answer, no score: nothing answered for the trainee

@@ -215,7 +215,9 @@ def _status_from_text(*texts: str) -> int | None:
     return None
 
 
-def _page_title(text: str) -> str:
+def page_title(text: str) -> str:
+    """The title of an HTML page in ``text`` (else its first heading), tags removed and spaces collapsed; '' if none.
+    The one reading of a page's title: the classifier's rules, the live checks' evidence and the training hints use it."""
     m = _TITLE.search(text, 0, 30000) or _H1.search(text, 0, 30000)
     if not m:
         return ""
@@ -245,7 +247,7 @@ def _gather(status: Any, headers: Any, body: Any, exception: Any) -> _Evidence:
             value = hdrs[name].split(":")[0].strip()[:80]
             codes.setdefault(norm_code(value), value)
     bare = {norm_code(m.group(0)): m.group(0) for m in _BARE.finditer(low_text)} if "_" in low_text else {}
-    title = _page_title(body_text) or _page_title(exc_text)  # unescaped: a page may come inside an escaped JSON string
+    title = page_title(body_text) or page_title(exc_text)  # unescaped: a page may come inside an escaped JSON string
     is_html = bool(title) or bool(_HTML.search(body_text, 0, 5000))
     source = "response" if code is not None else ""
     if code is None:

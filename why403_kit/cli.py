@@ -119,7 +119,8 @@ def lab_banner(lab: Lab) -> str:
     """What `why403 lab` prints: where each scenario answers, both listeners, and that any key works."""
     lines = [f"lab serving scenario {lab.scenario!r} at {lab.base_url}",
              f"  other scenarios: {lab.origin}/s/<scenario>/v1   (why403 lab --list)",
-             f"  TLS listener: {lab.tls_origin}/v1 plays tls_interception (a self-signed certificate, as an intercepting proxy presents)",
+             f"  TLS listener: {lab.tls_origin}/v1 plays tls_interception (its certificate's issuer is in no CA bundle, as a re-signing "
+             "proxy's)",
              f"  IP echo: {lab.ip_echo_url}",
              "  any key works: the lab never checks a key's value, only whether and how one is sent, e.g.",
              f"  OPENAI_API_KEY={LAB_KEY} why403 diagnose --base-url {lab.base_url}",

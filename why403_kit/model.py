@@ -39,6 +39,9 @@ DEFAULT_TIMEOUT = 10.0  # seconds: one request as a whole (connect, headers and 
 MAX_TIMEOUT = 300.0
 RUN_DEADLINE_FACTOR = 3  # the whole run's default deadline is this many request timeouts (30 s for the default 10 s)
 MAX_DEADLINE = 3600.0
+# Headers that carry the id support looks a request up by (providers and the hops in front of them), most specific first:
+# the live HTTP helper and offline triage both read a request id from them. Names in lower case.
+REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id", "request-id")
 # Variables a CA bundle is read from when none is given, in this order (SSL_CERT_FILE is what httpx and the OpenAI SDK read).
 CA_BUNDLE_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 # Target fields that must hold no control character (a CR or LF would split a header or a table row), with their names.
@@ -93,8 +96,9 @@ class Target:
             host = parts.hostname.lower()
             self.provider = "azure" if host.endswith((".openai.azure.com", ".cognitiveservices.azure.com")) else (
                 "openai" if host == "api.openai.com" else "compatible")
-        if self.provider not in ("openai", "azure", "compatible"):
-            raise InputError(f"provider must be openai, azure or compatible, got {self.provider!r}")
+        if self.provider not in PROVIDER_NAMES:
+            *first, last = PROVIDER_NAMES
+            raise InputError(f"provider must be {', '.join(first)} or {last}, got {self.provider!r}")
         for entry in self.allowlist:
             try:
                 ipaddress.ip_network(entry.strip(), strict=False)
@@ -369,6 +373,11 @@ class Report:
         return pd.DataFrame([asdict(f) for f in self.findings], columns=[f.name for f in fields(Finding)])
 
 
+def request_id_of(headers: Mapping[str, str]) -> str:
+    """The request id an answer carries (the first of :data:`REQUEST_ID_HEADERS` present), or ''; ``headers`` lower-cased."""
+    return next((headers[h] for h in REQUEST_ID_HEADERS if headers.get(h)), "")
+
+
 def _listed(found: list[str]) -> str:
     return ("a control character: " if len(found) == 1 else "control characters: ") + "; ".join(found[:3])
 
@@ -444,5 +453,5 @@ def _status(value: object) -> int | None:
 
 
 __all__ = ["CA_BUNDLE_ENV", "CUTS", "DEFAULT_TIMEOUT", "MAX_DEADLINE", "MAX_TIMEOUT", "OPENAI_BASE", "PROVIDER_NAMES", "REPORT_BODY_HEAD",
-           "RUN_DEADLINE_FACTOR", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status", "Target",
-           "Verdict"]
+           "REQUEST_ID_HEADERS", "RUN_DEADLINE_FACTOR", "SCHEMA_VERSION", "STATUSES", "Exchange", "Finding", "Report", "Status",
+           "Target", "Verdict", "request_id_of"]

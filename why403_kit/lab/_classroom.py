@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import random
-import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 from .. import knowledge
 from .._files import check_out_file, write_files
+from ..classify import page_title
 from ..errors import InputError
 from ..model import Exchange, Report, Target
 from ..runner import diagnose
@@ -38,7 +38,6 @@ class MysteryServer(Protocol):
 HINT_LADDER = ("HTTP status", "who answered", "error code or page title", "the cause")
 POINTS = len(HINT_LADDER)  # a right answer with no hint revealed
 MAX_ANSWER_KEY = 1000  # mysteries in one answer key: a term's worth of classes
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def mystery_pool() -> tuple[str, ...]:
@@ -74,9 +73,9 @@ def _code_or_title(ex: Exchange) -> str:
     if ex.status is None:
         reason = (ex.error or "no answer").split("] ", 1)[-1]
         return f"the client's error: {reason.split(' (_ssl', 1)[0][:160].rstrip('.')}"
-    title = _TITLE.search(ex.body_head)
+    title = page_title(ex.body_head)
     if title:
-        return f"page title {' '.join(title.group(1).split())!r}"
+        return f"page title {title!r}"
     try:
         body = json.loads(ex.body_head)
     except ValueError:

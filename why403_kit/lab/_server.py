@@ -1,13 +1,17 @@
-"""The lab's HTTP handler: plays a scenario per request, as the OpenAI API, Azure OpenAI or a hop in front of them."""
+"""The lab's HTTP handler (plays a scenario per request, as the OpenAI API, Azure OpenAI or a hop in front of them), its
+listeners, and the one thread that accepts connections for all of them."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import selectors
+import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -54,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
-        self.send_header("x-request-id", f"req_lab{self.server.count:029d}")
+        self.send_header("x-request-id", f"req_lab{self.server.records.count:029d}")
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -71,25 +75,26 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         auth = self.headers.get("authorization") or ""
         api_key = self.headers.get("api-key") or ""
-        with self.server.lock:
-            self.server.count += 1
-            self.server.paths.append((self.command, self.path.split("?")[0]))
-            self.server.credentialed.append(bool(auth or api_key))
-            self.server.schemes.append("api-key" if api_key else auth.split(" ", 1)[0].lower() if auth else "")
+        records = self.server.records
+        with records.lock:
+            records.count += 1
+            records.tls_count += self.server.scenario == TLS_SCENARIO
+            records.paths.append((self.command, self.path.split("?")[0]))
+            records.credentialed.append(bool(auth or api_key))
+            records.schemes.append("api-key" if api_key else auth.split(" ", 1)[0].lower() if auth else "")
         if self.server.latency:
             time.sleep(self.server.latency)  # injected latency: the point of the lab, not a race fix
         path, _, query = self.path.partition("?")
-        if path == "/ip":
+        if path == "/ip" and not self.server.tokens:
             self._send(200, JSON, json.dumps({"ip": self.client_address[0]}))
             return
         scenario = self.server.scenario
-        if path.startswith("/s/"):
+        if path.startswith("/s/") and not self.server.tokens:
             scenario, _, rest = path[3:].partition("/")
             scenario, path = scenario_id(scenario), "/" + rest
-        elif path.startswith("/t/"):  # an opaque training URL: the token names nothing, the map stays in memory
-            token, _, rest = path[3:].partition("/")
-            with self.server.lock:
-                found = self.server.tokens.get(token)
+        elif path.startswith("/t/") or self.server.tokens:  # an opaque training URL: the token names nothing, the map stays in memory
+            token, _, rest = path[3:].partition("/") if path.startswith("/t/") else ("", "", "")
+            found = self.server.tokens.get(token)
             if found is None:
                 self._send(404, JSON, openai_error(f"Invalid URL ({self.command} {path})"))
                 return
@@ -120,8 +125,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(*answer)
 
     def _billable(self) -> None:
-        with self.server.lock:
-            self.server.billable.append((self.command, self.path.split("?")[0]))
+        with self.server.records.lock:
+            self.server.records.billable.append((self.command, self.path.split("?")[0]))
 
     def _healthy(self, path: str, body: Any) -> tuple[int, dict[str, str], str]:
         auth = self.headers.get("authorization") or ""
@@ -201,35 +206,44 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
+@dataclass
+class Records:
+    """What a lab's listeners saw, all of them in one place and in the order it happened (never a key's value)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    count: int = 0
+    tls_count: int = 0  # requests that reached a listener playing tls_interception: none should, no client may trust it
+    paths: list[tuple[str, str]] = field(default_factory=list)
+    credentialed: list[bool] = field(default_factory=list)  # whether each request carried a credential
+    schemes: list[str] = field(default_factory=list)  # 'bearer', 'api-key' or '' per request
+    billable: list[tuple[str, str]] = field(default_factory=list)  # requests the lab answered with inference (would spend tokens)
+
+
 class LabServer(ThreadingHTTPServer):
     """One listener of the lab: a thread per connection, each bounded by ``idle_timeout``; with ``tls``, the handshake
-    runs in that thread (never in ``accept``, where one silent client would stop every other), bounded too."""
+    runs in that thread (never in ``accept``, where one silent client would stop every other), bounded too.
+
+    ``tokens`` maps opaque training tokens to scenarios (never sent to a client); a listener that holds tokens is a
+    mystery's own and answers nothing but ``/t/<its token>/…``. Connections are accepted by an :class:`AcceptLoop`.
+    """
 
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
-    scenario = "ok"
-    latency = 0.0
-    count = 0
 
-    def __init__(self, address: tuple[str, int], handler: type[Handler], *, idle_timeout: float = IDLE_TIMEOUT,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[Handler], *, records: Records, scenario: str = "ok",
+                 latency: float = 0.0, idle_timeout: float = IDLE_TIMEOUT, tls: ssl.SSLContext | None = None,
+                 tokens: dict[str, str] | None = None) -> None:
         super().__init__(address, handler)
+        self.records = records
+        self.scenario = scenario
+        self.latency = latency
         self.idle_timeout = idle_timeout
         self.tls = tls
-        self.serving = False
-        self.lock = threading.Lock()
-        self.paths: list[tuple[str, str]] = []
-        self.credentialed: list[bool] = []  # whether each request carried a credential (never the value)
-        self.schemes: list[str] = []  # 'bearer', 'api-key' or '' per request (never the value)
-        self.billable: list[tuple[str, str]] = []  # requests the lab answered with inference (would spend tokens)
-        self.tokens: dict[str, str] = {}  # opaque training token -> scenario (never sent to a client)
+        self.tokens: dict[str, str] = dict(tokens or {})
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        self.serving = True
-        try:
-            super().serve_forever(poll_interval)
-        finally:
-            self.serving = False
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """In the connection's own thread: the TLS handshake (bounded by ``idle_timeout``), then the handler."""
@@ -251,3 +265,125 @@ class LabServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection that broke or sent nonsense ends quietly: no traceback on the lab's stderr."""
         log.debug("lab: connection from %s ended with an error", client_address, exc_info=True)
+
+
+class AcceptLoop:
+    """One thread accepts connections for every listener of a lab (its plain port, its TLS port, a port per mystery):
+    a mystery costs a socket, not a thread, and :meth:`stop` is one wake-up away however many listeners there are.
+
+    Listeners are added and closed from any thread; the loop applies the change (a self-pipe wakes it), or the caller
+    does when the loop is not running. Each accepted connection gets its own thread (``process_request``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[LabServer] = []
+        self._closing: list[tuple[LabServer, threading.Event]] = []
+        self._changed = True
+        self._running = False
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    def add(self, server: LabServer) -> None:
+        server.socket.setblocking(False)  # a connection that went away between select and accept never blocks the loop
+        with self._lock:
+            self._listeners.append(server)
+            self._changed = True
+        self._wake()
+
+    def close(self, server: LabServer, timeout: float = 10.0) -> None:
+        """Stop accepting on ``server`` and close it: when this returns, its port refuses (open connections finish on
+        their own). Never called from the loop's own thread."""
+        closed = threading.Event()
+        with self._lock:
+            if server not in self._listeners:
+                return
+            self._listeners.remove(server)
+            self._changed = True
+            by_loop = self._running  # the loop unregisters it before closing it, so its number is never reused under it
+            if by_loop:
+                self._closing.append((server, closed))
+        if by_loop:
+            self._wake()
+            closed.wait(timeout)
+        else:
+            server.server_close()
+
+    def run(self) -> None:
+        """Accept until :meth:`stop` (or an exception, e.g. Ctrl-C in ``why403 lab``); then every listener is still open."""
+        with self._lock:
+            if self._running:
+                raise RuntimeError("the lab's accept loop is already running")
+            if self._stopping:  # stopped before it ever ran (stop() may come before the thread starts): done
+                return
+            self._running, self._changed = True, True
+            self._stopped.clear()
+        registered: set[LabServer] = set()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._wake_r, selectors.EVENT_READ, None)
+                while True:
+                    with self._lock:
+                        if self._stopping:
+                            break
+                        changed, self._changed = self._changed, False
+                        wanted, closing, self._closing = set(self._listeners), self._closing, []
+                    if changed:
+                        for server in registered - wanted:
+                            selector.unregister(server.socket)
+                        for server in wanted - registered:
+                            selector.register(server.socket, selectors.EVENT_READ, server)
+                        registered = wanted
+                    for server, closed in closing:
+                        server.server_close()
+                        closed.set()
+                    for key, _ in selector.select():
+                        if key.data is None:
+                            with contextlib.suppress(OSError):
+                                while self._wake_r.recv(512):
+                                    pass
+                        else:
+                            self._accept(key.data)
+        finally:
+            with self._lock:
+                self._running = False
+                closing, self._closing = self._closing, []
+            for server, closed in closing:
+                server.server_close()
+                closed.set()
+            self._stopped.set()
+
+    @staticmethod
+    def _accept(server: LabServer) -> None:
+        try:
+            request, address = server.get_request()
+        except OSError:  # nobody there any more (or the listener was closed): nothing to serve
+            return
+        try:
+            server.process_request(request, address)  # a thread of its own
+        except Exception:  # noqa: BLE001 - e.g. no thread could be started: this client goes, the others stay served
+            server.handle_error(request, address)
+            server.shutdown_request(request)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop for good (and wait for it); the listeners stay open until :meth:`close_all`."""
+        with self._lock:
+            self._stopping = True
+        self._wake()
+        self._stopped.wait(timeout)
+
+    def close_all(self) -> None:
+        with self._lock:
+            servers, self._listeners, self._changed = self._listeners, [], True
+        for server in servers:
+            server.server_close()
+        for end in (self._wake_r, self._wake_w):
+            end.close()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed (the lab stopped)
+            self._wake_w.send(b"x")

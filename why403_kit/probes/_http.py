@@ -21,7 +21,7 @@ import os
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,16 +32,14 @@ import httpx
 from .. import knowledge
 from .._keys import key_control_characters
 from .._secret import Secret
-from ..classify import Diagnosis, classify
+from ..classify import Diagnosis, classify, page_title
 from ..errors import InputError
-from ..model import Exchange, Finding, Status, Target
+from ..model import Exchange, Finding, Status, Target, request_id_of
 from ..redact import excerpt, redact, redact_headers, split_userinfo
 
 MAX_BODY = 1 << 20  # read at most 1 MiB of any answer, counted after decompression
 MAX_WIRE = 2 * MAX_BODY  # and at most this many bytes off the wire (an incompressible body grows a little when compressed)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-# Where providers and the hops in front of them put the id support can look a request up by, most specific first.
-REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id", "request-id")
 ACCEPT_ENCODING = "gzip, deflate"  # what the helper decodes itself, with a bound
 
 
@@ -83,10 +81,6 @@ def auth_headers(t: Target) -> dict[str, str]:
     if t.project:
         headers["OpenAI-Project"] = t.project
     return headers
-
-
-def request_id(headers: Mapping[str, str]) -> str:
-    return next((headers[h] for h in REQUEST_ID_HEADERS if headers.get(h)), "")
 
 
 def diagnosis_of(ex: Exchange) -> Diagnosis:
@@ -344,7 +338,7 @@ async def exchange(client: httpx.AsyncClient, method: str, url: str, t: Target, 
     error = redact(error) if error is not None else None
     responder = classify(got.status, answer_headers, body, error if got.status is None else None).responder
     return Exchange(method=method, url=redact(url), status=got.status, headers=answer_headers, body_head=body, elapsed_ms=elapsed,
-                    responder=responder, request_id=request_id(answer_headers), cf_ray=answer_headers.get("cf-ray", ""), error=error,
+                    responder=responder, request_id=request_id_of(answer_headers), cf_ray=answer_headers.get("cf-ray", ""), error=error,
                     truncated=bool(got.cut), utc=utc, cut=got.cut, cut_detail=redact(got.detail))
 
 
@@ -366,9 +360,7 @@ def _what_answered(ex: Exchange) -> str:
     if not body.strip():
         return f"an empty body ({kind})"
     if "<html" in body[:2048].lower() or "<!doctype" in body[:2048].lower():
-        low = body.lower()
-        a, b = low.find("<title"), low.find("</title>")
-        title = body[body.find(">", a) + 1 : b].strip() if 0 <= a < b else ""
+        title = page_title(body)
         return f"an HTML page titled '{title[:120]}'" if title else "an HTML page"
     try:
         data = json.loads(body)

@@ -142,17 +142,18 @@ def issuer_finding(issuer: str, subject: str, verified: bool, provider: str, ver
     """Judge the certificate issuer the target presented (step 2)."""
     check = "certificate issuer"
     self_signed = issuer == subject
-    kb = knowledge.load()  # inspection products and public CAs are data (responders.toml: proxy, provider)
+    kb = knowledge.load()  # inspection CAs (products, words they carry) and public CAs are data (responders.toml)
     vendor = next((m for p in kb.responder("proxy").certificate_issuers if (m := p.search(issuer))), None)
     public = any(p.search(issuer) for p in kb.responder("provider").certificate_issuers)
     if not verified:
-        what = "self-signed" if self_signed else f"an inspection product ({vendor.group(0)})" if vendor else "not a CA your client trusts"
+        what = "self-signed" if self_signed else "not a CA your client trusts"
+        looks = f"; it looks like a TLS-inspection CA ({vendor.group(0)!r} in its name)" if vendor else ""
         return _seen(check, "fail", "tls_interception",
-                     f"issuer {issuer!r} is {what}, not a public CA the provider uses; verification failed: {verify_error}",
+                     f"issuer {issuer!r} is {what}, not a public CA the provider uses{looks}; verification failed: {verify_error}",
                      fix("tls_interception"), responder="proxy" if vendor else "")
     if vendor and not public:
         return _seen(check, "warn", "tls_interception",
-                     f"issuer {issuer!r} names a TLS-inspection product ({vendor.group(0)}): traffic is re-signed. This trust store "
+                     f"issuer {issuer!r} looks like a TLS-inspection CA ({vendor.group(0)!r} in its name): traffic is re-signed. This trust store "
                      "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", fix("tls_interception"),
                      responder="proxy")
     if public:

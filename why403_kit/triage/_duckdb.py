@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..model import REQUEST_ID_HEADERS
 from ._events import (
     EXC_KEYS,
     ID_KEYS,
@@ -64,7 +65,7 @@ def _field_paths(fields: FieldMap) -> dict[str, list[str]]:
         "url": [_path([k]) for k in URL_KEYS] + ['$."request"."url"'],
         "model": [_path([k]) for k in MODEL_KEYS],
         "key": [_path([k]) for k in KEY_KEYS],
-        "request_id": [_path([k]) for k in ID_KEYS] + ['$."headers"."x-request-id"'],
+        "request_id": [_path([k]) for k in ID_KEYS] + [_path(["headers", h]) for h in REQUEST_ID_HEADERS],
         "text": [_path([k]) for k in EXC_KEYS] + [_path([k]) for k in MSG_KEYS if k != "error"],
     }
     for name in ("time", "url", "model", "key", "request_id"):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..model import request_id_of
 from ._signature import find_key, key_hash
 
 MAX_EVENT = 1 << 20  # bytes of one record that are read; a longer line is skipped, a longer field is cut
@@ -272,7 +273,7 @@ def from_obj(obj: Any, where: str, fields: FieldMap = NO_FIELDS, raw: str = "") 
     else:
         auth = headers_of(req.get("headers"))
         ev.key = find_key(raw, auth.get("authorization", ""), auth.get("api-key", ""), ev.body, ev.exception)
-    ev.request_id = str(_pick(fields, obj, "request_id", first(obj, ID_KEYS) or ev.headers.get("x-request-id")) or "")[:200]
+    ev.request_id = str(_pick(fields, obj, "request_id", first(obj, ID_KEYS) or request_id_of(ev.headers)) or "")[:200]
     return ev
 
 

@@ -16,6 +16,8 @@ import hashlib
 import re
 from collections.abc import Mapping
 
+from ..model import REQUEST_ID_HEADERS
+
 MASK = "#"
 
 # Top-level JSON fields that identify one call (when, where, who, which id) and never decide a cause: dropped from a
@@ -46,9 +48,8 @@ _LINE_RE = re.compile(LINE_PATTERN)
 
 # Header values that change on every call and that no rule reads: only their presence is kept.
 VOLATILE_HEADERS = frozenset({
-    "date", "expires", "last-modified", "etag", "age", "set-cookie", "content-length", "x-request-id", "request-id",
-    "apim-request-id", "x-ms-request-id", "cf-ray", "traceparent", "tracestate", "x-amzn-requestid", "x-amz-cf-id",
-    "x-amzn-trace-id", "openai-processing-ms", "x-envoy-upstream-service-time", "x-litellm-call-id",
+    *REQUEST_ID_HEADERS, "date", "expires", "last-modified", "etag", "age", "set-cookie", "content-length", "cf-ray", "traceparent",
+    "tracestate", "x-amzn-requestid", "x-amz-cf-id", "x-amzn-trace-id", "openai-processing-ms", "x-envoy-upstream-service-time", "x-litellm-call-id",
     "x-litellm-response-cost", "x-litellm-model-id", "authorization", "api-key", "x-api-key", "cookie",
 })
 

@@ -32,7 +32,7 @@ from .. import knowledge
 from .._secret import Secret
 from ..errors import Why403Error
 from ..lab import SCENARIOS, Classroom, scenario_id, shared_lab
-from ..model import PROVIDER_NAMES, Finding, Report, Target
+from ..model import CA_BUNDLE_ENV, DEFAULT_TIMEOUT, MAX_DEADLINE, PROVIDER_NAMES, RUN_DEADLINE_FACTOR, Finding, Report, Target
 from ..redact import redact
 from ..render.bundle import write_bundle
 from ..render.html import exchanges_html, findings_html, verdict_html
@@ -111,6 +111,12 @@ class Panel(widgets.VBox):
         self.api_version = _text("Azure api-version", env.get("OPENAI_API_VERSION", ""), "e.g. 2024-10-21 (Azure only)")
         self.allowlist = _text("Expected allowlist", "", "IPs or CIDRs, comma separated (optional)")
         self.ip_echo_url = _text("IP-echo URL", "", "https://… returning your public IP (never sent the key)")
+        self.deadline = _text("Run deadline (s)", "", f"default {RUN_DEADLINE_FACTOR * DEFAULT_TIMEOUT:g} s for the whole run, at most {MAX_DEADLINE:g}",
+                              "seconds the whole run may take; every request's timeout shrinks as it nears")
+        from_env = next((f"${name}: {env[name].strip()}" for name in CA_BUNDLE_ENV if env.get(name, "").strip()), "")
+        self.ca_bundle = _text("CA bundle", "", f"default {from_env}" if from_env else "PEM file of CAs, e.g. your proxy's root (optional)",
+                               "PEM file of CAs to verify TLS with instead of the usual trust store (default $SSL_CERT_FILE, "
+                               "then $REQUESTS_CA_BUNDLE)")
         self.use_lab = widgets.Checkbox(value=use_lab, description="use the training lab", indent=False)
         self.scenario = widgets.Dropdown(options=list(SCENARIOS), value=scenario_id(scenario) if scenario_id(scenario) in SCENARIOS else "ok",
                                          description="Lab scenario", style=_STYLE)
@@ -144,14 +150,15 @@ class Panel(widgets.VBox):
         for w, cls in ((self.use_lab, "why403-use-lab"), (self.scenario, "why403-scenario"), (self.run_all, "why403-run-all"),
                        (self.verdict, "why403-verdict"), (self.findings, "why403-findings"), (self.message, "why403-message"),
                        (self.key, "why403-key"), (self.bundle_button, "why403-bundle"), (self.export_button, "why403-export"),
-                       (self.base_url, "why403-base-url")):
+                       (self.base_url, "why403-base-url"), (self.deadline, "why403-deadline"), (self.ca_bundle, "why403-ca-bundle")):
             w.add_class(cls)
         for b in self.step_buttons.values():
             b.add_class("why403-run-step")
         for st in self.status.values():
             st.add_class("why403-step-status")
         self._real = widgets.VBox([self.provider, self.base_url, self.key, self.key_env, self.key_status, self.organization,
-                                   self.project, self.model, self.deployment, self.api_version, self.allowlist, self.ip_echo_url])
+                                   self.project, self.model, self.deployment, self.api_version, self.allowlist, self.ip_echo_url,
+                                   self.deadline, self.ca_bundle])
         self._reset_status(step_ids(), idle=True)
         self._show_key_status()
         self._sync_lab()
@@ -218,7 +225,8 @@ class Panel(widgets.VBox):
             **key, base_url=self.base_url.value.strip(), provider=self.provider.value, organization=self.organization.value.strip(),
             project=self.project.value.strip(), model=self.model.value.strip(), deployment=self.deployment.value.strip(),
             api_version=self.api_version.value.strip(), allowlist=[c.strip() for c in self.allowlist.value.split(",") if c.strip()],
-            ip_echo_url=self.ip_echo_url.value.strip(), allow_paid_probe=self.paid_probe.value)
+            ip_echo_url=self.ip_echo_url.value.strip(), allow_paid_probe=self.paid_probe.value,
+            deadline=self.deadline.value.strip(), ca_bundle=self.ca_bundle.value.strip())  # empty: the default (a bundle from the environment)
 
     # ---- running ---------------------------------------------------------------------------
     def run(self, steps: list[str] | None = None, *, wait: bool = False) -> threading.Thread | None:

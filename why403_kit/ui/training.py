@@ -15,7 +15,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from .. import knowledge
-from ..lab import HINT_LADDER, LAB_KEY, Classroom, Mystery, shared_lab
+from ..lab import HINT_LADDER, LAB_CA, LAB_KEY, Classroom, Mystery, shared_lab
 from ..render.html import exchanges_html
 from ..render.theme import PALETTE
 from .panel import Panel
@@ -156,10 +156,17 @@ class TrainingLab(widgets.VBox):
             self.header.value = "<b>No mystery yet</b>: press <b>New mystery</b>."
             self._sync_buttons()
             return
-        self.header.value = (f"<div style='font-size:15px'><b>Mystery #{m.number}</b> · target <code>{html.escape(m.target.base_url)}</code>"
+        url, ca = html.escape(m.target.base_url), html.escape(m.target.ca_bundle or LAB_CA)
+
+        def flag(name: str) -> str:  # a line may wrap between words, never inside an option's name
+            return f"<span style='white-space:nowrap'>{name}</span>"
+
+        self.header.value = (f"<div style='font-size:15px'><b>Mystery #{m.number}</b> · target <code>{url}</code>"
                              f"</div><div style='font-size:12px;color:{PALETTE['subtle']}'>Any key works in the lab (it never checks a "
-                             f"key's value), e.g. <code>{LAB_KEY}</code>. Diagnose it yourself too: the panel "
-                             "(<code>board.panel()</code>) or <code>why403 diagnose --base-url …</code> in a terminal.</div>")
+                             f"key's value), e.g. <code>{LAB_KEY}</code>. The lab's certificates come from its own CA, <code>{ca}</code>. "
+                             "Diagnose it yourself too: the panel (<code>board.panel()</code>), or in a terminal "
+                             f"<code>why403 diagnose {flag('--base-url')} {url} {flag('--ca-bundle')} {ca}</code> "
+                             f"(curl: <code>{flag('--cacert')} {ca}</code>).</div>")
         if m.report is not None:
             self.evidence.value = (f"<p style='margin:6px 0 2px'><b>Evidence for mystery #{m.number}</b>: what the lab answered to "
                                    "each request the kit sent</p>" + exchanges_html(m.report.exchanges, m.target.base_url))
