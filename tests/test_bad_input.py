@@ -197,6 +197,18 @@ def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
     assert (tmp_path / "b.json").read_text() == "old"
 
 
+def test_written_files_get_the_mode_a_plain_open_would_give(tmp_path: Path) -> None:
+    # exported pages and reports are for sharing: never the 0600 of the temporary file they were written through
+    from why403_kit._files import write_files
+
+    (tmp_path / "plain.txt").write_text("x")  # what open() gives under this process's umask
+    expected = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    (tmp_path / "kept.html").write_text("old")
+    os.chmod(tmp_path / "kept.html", 0o640)
+    written = write_files(tmp_path, {"runbook.html": "<p>new</p>", "kept.html": "<p>new</p>"})
+    assert [p.stat().st_mode & 0o777 for p in written] == [expected, 0o640]
+
+
 def test_only_regular_files_are_ever_replaced(tmp_path: Path) -> None:
     from why403_kit._files import write_files
 

@@ -17,6 +17,16 @@ from pathlib import Path
 from .errors import InputError
 
 
+def _umask() -> int:
+    """The process's umask (read once: setting it back at once is the only way to read it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file: reports and pages are for sharing, not 0600
+
+
 def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     """``path`` as a directory the kit can write into (it exists, or can be created); InputError naming the problem."""
     if not str(path).strip():
@@ -69,6 +79,11 @@ def write_files(out_dir: str | Path, texts: Mapping[str, str], flag: str = "--ou
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
+            try:  # mkstemp made it 0600: keep the mode of the file it replaces, else the one open() would give
+                mode = (out / name).stat().st_mode & 0o7777
+            except OSError:
+                mode = _NEW_FILE_MODE
+            os.chmod(tmp, mode)
             os.replace(tmp, out / name)
         except BaseException:
             with contextlib.suppress(OSError):
