@@ -36,7 +36,7 @@ from ._model import SCHEMA_VERSION, CauseGroup, TriageReport
 from ._progress import Meter, Meters
 from ._readers import READERS, ReadContext, Reader
 from ._run import ENGINE_NAMES, Options, _as_sources, run
-from ._signature import mask_line, mask_text, signature
+from ._signature import mask_text, signature
 from ._sources import expand
 
 
@@ -99,5 +99,5 @@ sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
     "ENGINE_NAMES", "PRESETS", "READERS", "SCHEMA_VERSION", "CauseGroup", "Event", "FieldMap", "Meter", "Meters", "ReadContext", "Reader",
-    "TriageReport", "mask_line", "mask_text", "signature", "triage", "triage_files", "triage_spark",
+    "TriageReport", "mask_text", "signature", "triage", "triage_files", "triage_spark",
 ]

@@ -19,7 +19,7 @@ from . import _duckdb
 from ._events import NO_FIELDS, Event, FieldMap
 from ._model import TriageReport
 from ._progress import Meters
-from ._readers import LinesReader, ReadContext, pick_reader, read_source, sniff_head
+from ._readers import TRACEBACK_START, LinesReader, ReadContext, pick_reader, read_source, sniff_head
 from ._reduce import Reduction, SigStats, build_report, judge
 from ._signature import sig_id, signature
 from ._sources import Source, compression, expand, is_parquet, magic, text_chunks
@@ -59,7 +59,7 @@ def _kind(source: Source) -> tuple[str, str]:
     if isinstance(reader, LinesReader):
         rows = [line.strip() for line in head.text.splitlines() if line.strip()]
         # a traceback spans lines, so only the streaming reader can read it (one inside a JSON string does not count)
-        if rows and rows[0].startswith("{") and not any(row.startswith("Traceback (most recent call last)") for row in rows):
+        if rows and rows[0].startswith("{") and not any(row.startswith(TRACEBACK_START) for row in rows):
             return "lines", comp
     return "stream", comp
 
