@@ -211,10 +211,10 @@ class Exchange:
         """The answer arrived, and its body was read to its end."""
         return self.status is not None and not self.cut and not self.truncated
 
-    def to_dict(self, body_limit: int | None = REPORT_BODY_HEAD) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """The exchange as report.json holds it: the body cut to REPORT_BODY_HEAD characters (masked when the record was made)."""
         d = asdict(self)
-        if body_limit is not None:
-            d["body_head"] = self.body_head[:body_limit]
+        d["body_head"] = self.body_head[:REPORT_BODY_HEAD]
         return redact_obj(d)  # type: ignore[no-any-return]
 
     @classmethod
