@@ -20,9 +20,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import knowledge
 from .knowledge import Knowledge, Rule, norm_code
@@ -441,14 +441,30 @@ def _needs(patterns: tuple[re.Pattern[str], ...]) -> _Need | None:
     return _Need(frozenset(by_word), by_word, tuple(lit for lit in literals if lit not in words))
 
 
+_BuiltT = TypeVar("_BuiltT")
+
+
+def _built_once(kb: Knowledge, cache: dict[int, tuple[Knowledge, _BuiltT]], build: Callable[[Knowledge], _BuiltT]) -> _BuiltT:
+    """What ``build`` makes of the knowledge base in use, made once (a Knowledge compares by value, so it cannot be a key
+    of its own: the cache holds the one it was built from, by identity)."""
+    cached = cache.get(id(kb))
+    if cached is not None and cached[0] is kb:
+        return cached[1]
+    built = build(kb)
+    cache.clear()
+    cache[id(kb)] = (kb, built)
+    return built
+
+
 _PLANS: dict[int, tuple[Knowledge, tuple[_Plan, ...]]] = {}
 
 
 def _plans(kb: Knowledge) -> tuple[_Plan, ...]:
-    cached = _PLANS.get(id(kb))
-    if cached is not None and cached[0] is kb:
-        return cached[1]
-    plans = tuple(
+    return _built_once(kb, _PLANS, _make_plans)
+
+
+def _make_plans(kb: Knowledge) -> tuple[_Plan, ...]:
+    return tuple(
         _Plan(
             cause.id, rule, frozenset(rule.statuses), rule.codes, frozenset(rule.codes), _joined(rule.messages), _joined(rule.titles),
             _joined(rule.exceptions), _needs(rule.messages), _needs(rule.exceptions),
@@ -457,9 +473,6 @@ def _plans(kb: Knowledge) -> tuple[_Plan, ...]:
         for cause in kb.causes.values()
         for rule in cause.rules
     )
-    _PLANS.clear()
-    _PLANS[id(kb)] = (kb, plans)
-    return plans
 
 
 @dataclass
@@ -626,18 +639,17 @@ _HOPS: dict[int, tuple[Knowledge, _Hops]] = {}
 
 
 def _hops(kb: Knowledge) -> _Hops:
-    cached = _HOPS.get(id(kb))
-    if cached is not None and cached[0] is kb:
-        return cached[1]
+    return _built_once(kb, _HOPS, _make_hops)
+
+
+def _make_hops(kb: Knowledge) -> _Hops:
     rs = {r: kb.responder(r) for r in ("gateway", "edge", "proxy")}
     gateway = rs["gateway"]
-    hops = _Hops(
+    return _Hops(
         _joined(gateway.messages), _needs(gateway.messages) if gateway.messages else None,
         {r: v.header_prefixes for r, v in rs.items()}, {r: frozenset(v.headers) for r, v in rs.items()},
         {r: _joined(v.servers) for r, v in rs.items()},
     )
-    _HOPS[id(kb)] = (kb, hops)
-    return hops
 
 
 def _hop_headers(hops: _Hops, hop: str, ev: _Evidence) -> bool:
