@@ -208,6 +208,13 @@ def test_only_regular_files_are_ever_replaced(tmp_path: Path) -> None:
     assert (tmp_path / "report.json").is_fifo() and (tmp_path / "support-bundle.md").is_dir()
 
 
+def test_notebooks_force_replaces_only_regular_files(tmp_path: Path) -> None:
+    # the notebooks are written like every other output: whole, and never onto anything but a regular file
+    os.mkfifo(tmp_path / "01_diagnose.ipynb")
+    assert "not a regular file" in _one_line_exit_2(_cli("notebooks", "--out", str(tmp_path), "--force"))
+    assert (tmp_path / "01_diagnose.ipynb").is_fifo() and not list(tmp_path.glob(".*.part"))
+
+
 def test_classify_nested_json_is_bad_input_in_one_line() -> None:
     proc = subprocess.run([sys.executable, "-m", "why403_kit", "classify"], input="[" * 100_000, capture_output=True, text=True, timeout=60)
     assert "nested" in _one_line_exit_2(proc)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._files import check_out_kind, written_whole
 from ..errors import InputError
 from . import _duckdb
 from ._events import NO_FIELDS, Event, FieldMap
@@ -144,7 +145,8 @@ class _PerEvent:
                 union = " UNION ALL BY NAME ".join(
                     f"SELECT {cols} FROM read_csv('{p}', header = true, all_varchar = true, union_by_name = true)" for p in self.parts)
                 options = "(FORMAT parquet)" if self.fmt == "parquet" else "(FORMAT csv, HEADER true)"
-                con.execute(f"COPY ({union}) TO '{str(self.out).replace(chr(39), chr(39) * 2)}' {options}")
+                with written_whole(self.out, "--per-event") as part:
+                    con.execute(f"COPY ({union}) TO '{str(part).replace(chr(39), chr(39) * 2)}' {options}")
                 return int(con.execute(f"SELECT count(*) FROM ({union})").fetchall()[0][0])
             finally:
                 con.close()
@@ -177,8 +179,8 @@ def run(sources: list[Source], opts: Options) -> TriageReport:
         raise InputError(f"unknown engine {opts.engine!r}; choose one of {', '.join(ENGINE_NAMES)}")
     if opts.max_events is not None and opts.max_events < 0:
         raise InputError("--max-events must be 0 or more")
-    if opts.per_event is not None:
-        _check_out(opts.per_event)
+    if opts.per_event is not None:  # before anything is read
+        check_out_kind(opts.per_event, "--per-event", (".parquet", ".csv"))
     if opts.engine == "spark":
         from ._spark import reduce_sources
 
@@ -220,11 +222,3 @@ def run(sources: list[Source], opts: Options) -> TriageReport:
     if opts.notes:
         report.notes.extend(opts.notes)
     return report
-
-
-def _check_out(path: Path) -> None:
-    if path.suffix.lower() not in (".parquet", ".csv"):
-        raise InputError(f"--per-event writes .parquet or .csv, not {path.name}")
-    if not path.parent.is_dir():
-        raise InputError(f"--per-event: {path.parent} is not a directory")
-
