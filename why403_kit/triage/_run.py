@@ -159,6 +159,8 @@ class _PerEvent:
 def _as_sources(source: Any) -> list[Source]:
     if isinstance(source, Source):
         return [source]
+    if isinstance(source, list) and source and all(isinstance(s, Source) for s in source):
+        return source
     if isinstance(source, Path):
         return expand([source])
     if isinstance(source, str):
