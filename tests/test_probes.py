@@ -115,3 +115,12 @@ def test_each_exchange_is_classified_once(monkeypatch: pytest.MonkeyPatch) -> No
     report = diagnose(_target(), transport=FakeProvider(limited).transport, steps=["credentials", "permissions", "ratelimits"])
     assert _check(report, "429 kind").cause == "rate_limited"
     assert len(calls) == len(report.exchanges) == 5
+
+
+@pytest.mark.parametrize(("status", "says"), [(401, "no recognisable error code, so the credential itself was refused"),
+                                              (502, "the status alone: the answer names no code, message or page")])
+def test_a_finding_says_the_status_once(status: int, says: str) -> None:
+    # The finding's sentence starts with the request and its status; the classifier's evidence adds what else it saw.
+    report = diagnose(_target(), transport=FakeProvider((status, {}, "")).transport, steps=["credentials"])
+    live = _check(report, "live GET /models")
+    assert live.evidence == f"GET {BASE_URL}/models -> {status}; {says}"

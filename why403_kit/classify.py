@@ -99,7 +99,11 @@ _STATUS_BY_CLASS = {"Authentication": 401, "PermissionDenied": 403, "NotFound": 
 
 @dataclass
 class Diagnosis:
-    """What the classifier concluded, with the evidence that decided it."""
+    """What the classifier concluded, with the evidence that decided it.
+
+    ``evidence`` says what the answer showed beyond a status the caller handed over (that one is ``status``, the caller's
+    to show: a finding's sentence already starts with it); a status read from the text is part of the evidence.
+    """
 
     cause: str
     confidence: float
@@ -588,7 +592,8 @@ def _evidence(hit: _Hit, ev: _Evidence) -> str:
     parts: list[str] = []
     for kind, value in hit.found:
         if kind == "statuses":
-            parts.append(f"HTTP status {value}" + (" (named in the text)" if ev.status_source == "text" else ""))
+            if ev.status_source == "text":  # a status handed over is the caller's to show (Diagnosis.status): not said again
+                parts.append(f"HTTP status {value} (named in the text)")
         elif kind == "codes":
             parts.append(f"error code/type '{_safe(value)}'")
         elif kind == "named":
@@ -602,12 +607,13 @@ def _evidence(hit: _Hit, ev: _Evidence) -> str:
             parts.append(_quote(hit.plan.messages, value, ev.text, "message"))
         elif kind == "exceptions":
             parts.append(_quote(hit.plan.exceptions, value, ev.client, "client error"))
-    return "; ".join(parts)
+    return "; ".join(parts) or "the status alone: the answer names no code, message or page"
 
 
 def _seen(ev: _Evidence) -> str:
-    """What an answer showed when no rule named a cause: the status, the page, the server, the start of the text."""
-    parts = [f"HTTP {ev.status}" + (" (named in the text)" if ev.status_source == "text" else "")] if ev.status else []
+    """What an answer showed when no rule named a cause: the status named in the text (one handed over is the caller's to
+    show), the page, the server, the start of the text."""
+    parts = [f"HTTP {ev.status} (named in the text)"] if ev.status and ev.status_source == "text" else []
     if ev.title:
         parts.append(f"page title '{_safe(ev.title)[:120]}'")
     if ev.headers.get("server"):
@@ -703,12 +709,14 @@ def _fallback(ev: _Evidence) -> tuple[str, float, str]:
     if s is None:
         return "unknown", 0.2, f"no status and nothing recognisable: {seen}" if seen else "no status and nothing recognisable in the text"
     if s == 401:
-        return "invalid_api_key", 0.45, f"{seen}: no recognisable error code, so the credential itself was refused"
-    if s == 404:
-        return "wrong_endpoint", 0.4, f"{seen}: no recognisable error code, so nothing answers at this URL"
-    if s in (301, 302, 303, 307, 308):
-        return "wrong_endpoint", 0.5, f"{seen}: the API does not redirect, so the base URL is probably wrong"
-    return "unknown", 0.3, f"{seen}: no recognisable error code, message or page"
+        cause, confidence, why = "invalid_api_key", 0.45, "no recognisable error code, so the credential itself was refused"
+    elif s == 404:
+        cause, confidence, why = "wrong_endpoint", 0.4, "no recognisable error code, so nothing answers at this URL"
+    elif s in (301, 302, 303, 307, 308):
+        cause, confidence, why = "wrong_endpoint", 0.5, "the API does not redirect, so the base URL is probably wrong"
+    else:
+        cause, confidence, why = "unknown", 0.3, "no recognisable error code, message or page"
+    return cause, confidence, f"{seen}; {why}" if seen else why
 
 
 def _confidence(best: _Hit, hits: list[_Hit], ev: _Evidence) -> float:
@@ -732,9 +740,9 @@ def _decide(ev: _Evidence) -> Diagnosis:
         if page is not None:
             return _diagnosis(page.plan.cause, _CONFIDENCE[page.kind], _evidence(page, ev), ev, [page.plan.cause])
         if ev.is_html:  # the API never answers with a page: a captive portal, a login page or a proxy answered instead
-            what = f"page title '{_safe(ev.title)[:120]}'" if ev.title else "an HTML page"
-            return _diagnosis("proxy_block", 0.7, f"HTTP {ev.status} with {what} instead of the API's JSON", ev, [], "proxy")
-        return _diagnosis("ok", 0.99, f"HTTP {ev.status}", ev, [])
+            what = f"a page titled '{_safe(ev.title)[:120]}'" if ev.title else "an HTML page"
+            return _diagnosis("proxy_block", 0.7, f"{what} instead of the API's JSON", ev, [], "proxy")
+        return _diagnosis("ok", 0.99, "the API's answer, no error in it", ev, [])
     if hits:
         best = max(hits, key=lambda h: h.score)  # the first of equal scores (knowledge order) wins
         matched = sorted({h.plan.cause for h in hits})

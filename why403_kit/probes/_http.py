@@ -438,11 +438,10 @@ def finding_from(step: str, check: str, ex: Exchange, expect: str = "") -> Findi
     d = diagnosis_of(ex)
     if d.cause == "ok" and (problem := shape_problem(expect, ex)):
         return not_the_api(step, check, ex, problem)
-    status: Status = "pass" if d.cause == "ok" else "fail"
-    said = d.evidence.removeprefix(f"HTTP {ex.status}").removeprefix("; ")  # where() already gives the status
     head = where(ex) + (f" (the body was cut: {ex.cut_detail})" if ex.cut else "")
-    return wire_finding(step, check, status, ex, cause=d.cause, evidence=f"{head}; {said}" if said else head,
-                        fix="" if status == "pass" else d.fix, confidence=d.confidence)
+    if d.cause == "ok":  # the request and its status say it all
+        return wire_finding(step, check, "pass", ex, cause="ok", evidence=head, confidence=d.confidence)
+    return wire_finding(step, check, "fail", ex, cause=d.cause, evidence=f"{head}; {d.evidence}", fix=d.fix, confidence=d.confidence)
 
 
 def ms(since: float) -> float:
