@@ -199,7 +199,7 @@ def test_files_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
 
 def test_written_files_get_the_mode_a_plain_open_would_give(tmp_path: Path) -> None:
     # exported pages and reports are for sharing: never the 0600 of the temporary file they were written through
-    from why403_kit._files import write_files
+    from why403_kit._files import write_files, written_whole
 
     (tmp_path / "plain.txt").write_text("x")  # what open() gives under this process's umask
     expected = (tmp_path / "plain.txt").stat().st_mode & 0o777
@@ -207,6 +207,9 @@ def test_written_files_get_the_mode_a_plain_open_would_give(tmp_path: Path) -> N
     os.chmod(tmp_path / "kept.html", 0o640)
     written = write_files(tmp_path, {"runbook.html": "<p>new</p>", "kept.html": "<p>new</p>"})
     assert [p.stat().st_mode & 0o777 for p in written] == [expected, 0o640]
+    with written_whole(tmp_path / "plot.svg", "--plot") as tmp:  # the plot, the per-event file: the same road
+        tmp.write_text("<svg/>")
+    assert (tmp_path / "plot.svg").stat().st_mode & 0o777 == expected
 
 
 def test_only_regular_files_are_ever_replaced(tmp_path: Path) -> None:
@@ -218,6 +221,13 @@ def test_only_regular_files_are_ever_replaced(tmp_path: Path) -> None:
         with pytest.raises(InputError, match="not a regular file"):
             write_files(tmp_path, {name: "{}"})
     assert (tmp_path / "report.json").is_fifo() and (tmp_path / "support-bundle.md").is_dir()
+
+
+def test_notebooks_force_replaces_only_regular_files(tmp_path: Path) -> None:
+    # the notebooks are written like every other output: whole, and never onto anything but a regular file
+    os.mkfifo(tmp_path / "01_diagnose.ipynb")
+    assert "not a regular file" in _one_line_exit_2(_cli("notebooks", "--out", str(tmp_path), "--force"))
+    assert (tmp_path / "01_diagnose.ipynb").is_fifo() and not list(tmp_path.glob(".*.part"))
 
 
 def test_classify_nested_json_is_bad_input_in_one_line() -> None:

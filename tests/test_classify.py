@@ -316,3 +316,10 @@ def test_literal_prefilter_never_hides_a_match() -> None:
     assert impl._required("rate[ _-]?limit") == ("limit",)
     assert impl._required("(?:engine|model|server|service|system) is (?:currently )?(?:overloaded|busy)") == ("overloaded", "busy")
     assert impl._required("x{0,3}yy|(?:ab)?cd") is None
+
+
+def test_a_status_handed_over_is_not_said_again_one_read_from_the_text_is() -> None:
+    for d in (classify(502, {}, ""), classify(401, {}, ""), classify(404, {"server": "nginx"}, "<h1>Not Found</h1>")):
+        assert d.status in (502, 401, 404) and str(d.status) not in d.evidence and d.evidence, d.evidence
+    named = classify(None, {}, "", "request failed: HTTP 429")
+    assert named.status == 429 and "429 (named in the text)" in named.evidence

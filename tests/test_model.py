@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from why403_kit import SCHEMA_VERSION, InputError, Lab, Report, Secret, diagnose
+from why403_kit import SCHEMA_VERSION, InputError, Lab, Report, Secret, Target, diagnose
+from why403_kit.lab import LAB_CA
 from why403_kit.model import Exchange, Finding
 
 from .conftest import CANARY
@@ -26,6 +28,17 @@ def test_round_trip_keeps_every_field(edge_report: Report) -> None:
     assert again.to_dict() == data
     assert again.findings == edge_report.findings and again.verdict == edge_report.verdict
     assert [e.request_id for e in again.exchanges] == [e.request_id for e in edge_report.exchanges]
+
+
+def test_a_report_read_back_has_no_key_and_no_ca_bundle(edge_report: Report) -> None:
+    # report.json shows the bundle's path for the reader; read back on another machine that file is gone, and a replay
+    # connects nowhere: the rebuilt target holds neither the bundle nor a key.
+    target = Target(base_url="https://127.0.0.1:9/v1", api_key=Secret(CANARY), ca_bundle=LAB_CA)
+    data = replace(edge_report, target=target).to_dict()
+    assert data["target"]["ca_bundle"] == LAB_CA and CANARY not in json.dumps(data)
+    data["target"]["ca_bundle"] = "/nowhere/corp-root.pem"
+    again = Report.from_dict(data)
+    assert again.target.ca_bundle == "" and not again.target.api_key and again.target.key_hint.startswith("sk-proj-")
 
 
 def test_a_saved_report_loads_from_its_file_or_its_dict(edge_report: Report, tmp_path: Path) -> None:

@@ -97,3 +97,30 @@ def test_a_transport_failure_is_a_finding_not_an_exception() -> None:
     live = _check(report, "live GET /models")
     assert (live.status, live.cause, live.http_status, live.observed) == ("fail", "network_error", None, True)
     assert report.exchanges[0].error and report.exchanges[0].status is None
+
+
+def test_each_exchange_is_classified_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The HTTP helper classifies an answer to name who answered; the finding about it, and the rate-limit step reading it
+    # later, reuse that diagnosis instead of reading the same answer again.
+    import why403_kit.probes._http as http
+
+    calls: list[int | None] = []
+
+    def counted(status: int | None = None, *args: object, **kwargs: object) -> object:
+        calls.append(status)
+        return classify(status, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(http, "classify", counted)
+    limited = (429, {"retry-after": "3"}, error("Rate limit reached for gpt-4o-mini", "rate_limit_exceeded", "tokens"))
+    report = diagnose(_target(), transport=FakeProvider(limited).transport, steps=["credentials", "permissions", "ratelimits"])
+    assert _check(report, "429 kind").cause == "rate_limited"
+    assert len(calls) == len(report.exchanges) == 5
+
+
+@pytest.mark.parametrize(("status", "says"), [(401, "no recognisable error code, so the credential itself was refused"),
+                                              (502, "the status alone: the answer names no code, message or page")])
+def test_a_finding_says_the_status_once(status: int, says: str) -> None:
+    # The finding's sentence starts with the request and its status; the classifier's evidence adds what else it saw.
+    report = diagnose(_target(), transport=FakeProvider((status, {}, "")).transport, steps=["credentials"])
+    live = _check(report, "live GET /models")
+    assert live.evidence == f"GET {BASE_URL}/models -> {status}; {says}"

@@ -1,4 +1,5 @@
-"""The package stays typed (mypy --strict, per pyproject) and linted (ruff, per pyproject): `make test` fails otherwise."""
+"""The package and the benchmarks stay typed (mypy --strict, per pyproject), and they and the tests linted (ruff, per
+pyproject): `make test` fails otherwise."""
 
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ def _errors(proc: subprocess.CompletedProcess[str]) -> str:
     return f"exit {proc.returncode}; {len(lines)} line(s):\n" + "\n".join(lines)
 
 
-def test_mypy_strict_on_the_package() -> None:
-    proc = _run("mypy", "--config-file", CONFIG, "--no-color-output", "--show-error-codes", "why403_kit")
+def test_mypy_strict_on_the_package_and_benchmarks() -> None:
+    proc = _run("mypy", "--config-file", CONFIG, "--no-color-output", "--show-error-codes", "why403_kit", "benchmarks")
     assert proc.returncode == 0, "mypy found errors:\n" + _errors(proc)
 
 
-def test_ruff_on_package_and_tests() -> None:
-    proc = _run("ruff", "check", "--config", CONFIG, "--output-format", "concise", "--no-cache", "why403_kit", "tests")
+def test_ruff_on_package_tests_and_benchmarks() -> None:
+    proc = _run("ruff", "check", "--config", CONFIG, "--output-format", "concise", "--no-cache", "why403_kit", "tests", "benchmarks")
     assert proc.returncode == 0, "ruff found errors:\n" + _errors(proc)
 
 

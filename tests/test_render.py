@@ -10,8 +10,9 @@ import pytest
 
 from why403_kit import InputError, Lab, Report, Secret, diagnose, redact
 from why403_kit.cli import build_parser
+from why403_kit.model import Exchange
 from why403_kit.render import FORMATS, Formats, render, to_json, write_bundle
-from why403_kit.render.html import VIEW_MIME, verdict_view
+from why403_kit.render.html import VIEW_MIME, exchanges_html, verdict_view
 
 from .conftest import CANARY
 
@@ -77,3 +78,13 @@ def test_a_view_records_what_it_shows(report: Report) -> None:
     bundle = verdict_view(report.verdict)._repr_mimebundle_()
     assert "why403-verdict-box" in bundle["text/html"]
     assert bundle[VIEW_MIME]["view"] == "verdict" and bundle[VIEW_MIME]["verdict"]["cause"] == "edge_block"
+
+
+def test_the_wire_table_shows_each_request_id_once() -> None:
+    # Azure (APIM) answers carry their id in apim-request-id: the ids column shows it, the headers column must not again.
+    azure = Exchange("GET", "https://r.openai.azure.com/openai/models", 401, {"apim-request-id": "0f1e-apim", "policy-id": "p"},
+                     request_id="0f1e-apim")
+    both = Exchange("GET", "https://gw.example/v1/models", 401, {"x-request-id": "req_1", "x-ms-request-id": "9a8b-ms"}, request_id="req_1")
+    page = exchanges_html([azure, both])
+    assert page.count("0f1e-apim") == 1 and page.count("req_1") == 1
+    assert "policy-id: p" in page and "x-ms-request-id: 9a8b-ms" in page  # an id that is not the one shown stays in the headers

@@ -119,3 +119,27 @@ def test_readers_never_crash_nor_leak(payload: bytes, suffix: str, fmt: str, eng
         assert out.getvalue() == "" and len(err.getvalue().strip().splitlines()) == 1
     elif fmt == "json":
         assert json.loads(out.getvalue())["schema_version"] == 1
+
+
+@pytest.mark.parametrize(("option", "name"), [("--plot", "causes.svg"), ("--per-event", "events.csv"), ("--per-event", "events.parquet")])
+def test_an_output_that_is_not_a_regular_file_is_refused_before_reading(tmp_path: Path, option: str, name: str) -> None:
+    # A directory where the plot or the per-event file goes: it was a traceback once the whole log had been read.
+    log = tmp_path / "app.jsonl"
+    log.write_text(json.dumps({"status": 401, "body": json.dumps({"error": {"code": "invalid_api_key"}})}) + "\n", encoding="utf-8")
+    taken = tmp_path / name
+    taken.mkdir()
+    proc = _run(str(log), option, str(taken))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in err and err.strip().count("\n") == 0, err[-2000:]
+    assert "not a regular file" in err and taken.is_dir() and not list(taken.iterdir())
+
+
+def test_the_plot_and_the_per_event_file_are_written_whole(tmp_path: Path) -> None:
+    log = tmp_path / "app.jsonl"
+    log.write_text(json.dumps({"status": 429, "body": json.dumps({"error": {"code": "insufficient_quota"}})}) + "\n", encoding="utf-8")
+    plot, events = tmp_path / "causes.svg", tmp_path / "events.csv"
+    plot.write_text("old"), events.write_text("old")
+    proc = _run(str(log), "--plot", str(plot), "--per-event", str(events))
+    assert proc.returncode == 1, proc.stderr.decode()[-2000:]
+    assert plot.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "quota_exceeded" in events.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.jsonl", "causes.svg", "events.csv"]  # no temporary file left

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .errors import InputError
@@ -62,35 +62,58 @@ def check_out_file(path: str | Path, flag: str) -> Path:
     return out
 
 
+def check_out_kind(path: str | Path, flag: str, suffixes: tuple[str, ...]) -> Path:
+    """``path`` as a file of one of the kinds ``suffixes`` name (``.svg``, ``.csv``…), in a directory that exists, and
+    nothing there but a regular file (:func:`check_out_file`); InputError naming the problem."""
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise InputError(f"{flag} writes {' or '.join(suffixes)}, not {out.name}")
+    if not out.expanduser().resolve().parent.is_dir():
+        raise InputError(f"{flag}: {out.parent} is not a directory")
+    return check_out_file(out, flag)
+
+
+@contextlib.contextmanager
+def written_whole(path: str | Path, flag: str) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write, renamed onto ``path`` when the block ends and removed if it raises: the
+    way to write whole or not at all for a writer that wants a path of its own (DuckDB's COPY, matplotlib's savefig).
+
+    ``path`` is checked first (:func:`check_out_file`); its directory is created if needed."""
+    out = check_out_file(path, flag)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as err:
+        raise InputError(f"{flag} {out}: cannot write there: {err.strerror or err}") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        try:  # mkstemp made it 0600: keep the mode of the file it replaces, else the one open() would give
+            mode = out.stat().st_mode & 0o7777
+        except OSError:
+            mode = _NEW_FILE_MODE
+        os.chmod(tmp, mode)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def write_files(out_dir: str | Path, texts: Mapping[str, str], flag: str = "--out") -> list[Path]:
     """Write each ``name -> text`` into ``out_dir`` (created if needed) whole or not at all; return the paths.
 
-    Each file replaces a regular file of that name, never anything else (a directory, a device, a pipe)."""
+    Each file replaces a regular file of that name, never anything else (a directory, a device, a pipe); every name is
+    checked before the first file is written."""
     out = check_out_dir(out_dir, flag)
     for name in texts:
         check_out_file(out / name, flag)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"{flag} {out}: cannot create it: {err.strerror or err}") from None
     written: list[Path] = []
     for name, text in texts.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=out)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            try:  # mkstemp made it 0600: keep the mode of the file it replaces, else the one open() would give
-                mode = (out / name).stat().st_mode & 0o7777
-            except OSError:
-                mode = _NEW_FILE_MODE
-            os.chmod(tmp, mode)
-            os.replace(tmp, out / name)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with written_whole(out / name, flag) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         written.append(out / name)
     return written
 
 
-__all__ = ["check_out_dir", "check_out_file", "write_files"]
+__all__ = ["check_out_dir", "check_out_file", "check_out_kind", "write_files", "written_whole"]

@@ -11,7 +11,7 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
-from ._files import check_out_dir
+from ._files import check_out_dir, written_whole
 from .errors import InputError
 
 
@@ -52,7 +52,8 @@ def write_notebooks(out_dir: str | Path, *, force: bool = False) -> list[tuple[P
             if target.exists() and not force:
                 done.append((target, "kept"))
                 continue
-            shutil.copyfile(notebooks_dir() / name, target)
+            with written_whole(target, "--out") as part:  # whole or not at all, and never onto a directory or a pipe
+                shutil.copyfile(notebooks_dir() / name, part)
             done.append((target, "wrote"))
     except OSError as err:
         raise InputError(f"cannot write the notebooks into {out}: {err.strerror or err}") from None

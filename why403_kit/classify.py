@@ -20,9 +20,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import knowledge
 from .knowledge import Knowledge, Rule, norm_code
@@ -99,7 +99,11 @@ _STATUS_BY_CLASS = {"Authentication": 401, "PermissionDenied": 403, "NotFound": 
 
 @dataclass
 class Diagnosis:
-    """What the classifier concluded, with the evidence that decided it."""
+    """What the classifier concluded, with the evidence that decided it.
+
+    ``evidence`` says what the answer showed beyond a status the caller handed over (that one is ``status``, the caller's
+    to show: a finding's sentence already starts with it); a status read from the text is part of the evidence.
+    """
 
     cause: str
     confidence: float
@@ -441,14 +445,30 @@ def _needs(patterns: tuple[re.Pattern[str], ...]) -> _Need | None:
     return _Need(frozenset(by_word), by_word, tuple(lit for lit in literals if lit not in words))
 
 
+_BuiltT = TypeVar("_BuiltT")
+
+
+def _built_once(kb: Knowledge, cache: dict[int, tuple[Knowledge, _BuiltT]], build: Callable[[Knowledge], _BuiltT]) -> _BuiltT:
+    """What ``build`` makes of the knowledge base in use, made once (a Knowledge compares by value, so it cannot be a key
+    of its own: the cache holds the one it was built from, by identity)."""
+    cached = cache.get(id(kb))
+    if cached is not None and cached[0] is kb:
+        return cached[1]
+    built = build(kb)
+    cache.clear()
+    cache[id(kb)] = (kb, built)
+    return built
+
+
 _PLANS: dict[int, tuple[Knowledge, tuple[_Plan, ...]]] = {}
 
 
 def _plans(kb: Knowledge) -> tuple[_Plan, ...]:
-    cached = _PLANS.get(id(kb))
-    if cached is not None and cached[0] is kb:
-        return cached[1]
-    plans = tuple(
+    return _built_once(kb, _PLANS, _make_plans)
+
+
+def _make_plans(kb: Knowledge) -> tuple[_Plan, ...]:
+    return tuple(
         _Plan(
             cause.id, rule, frozenset(rule.statuses), rule.codes, frozenset(rule.codes), _joined(rule.messages), _joined(rule.titles),
             _joined(rule.exceptions), _needs(rule.messages), _needs(rule.exceptions),
@@ -457,9 +477,6 @@ def _plans(kb: Knowledge) -> tuple[_Plan, ...]:
         for cause in kb.causes.values()
         for rule in cause.rules
     )
-    _PLANS.clear()
-    _PLANS[id(kb)] = (kb, plans)
-    return plans
 
 
 @dataclass
@@ -575,7 +592,8 @@ def _evidence(hit: _Hit, ev: _Evidence) -> str:
     parts: list[str] = []
     for kind, value in hit.found:
         if kind == "statuses":
-            parts.append(f"HTTP status {value}" + (" (named in the text)" if ev.status_source == "text" else ""))
+            if ev.status_source == "text":  # a status handed over is the caller's to show (Diagnosis.status): not said again
+                parts.append(f"HTTP status {value} (named in the text)")
         elif kind == "codes":
             parts.append(f"error code/type '{_safe(value)}'")
         elif kind == "named":
@@ -589,12 +607,13 @@ def _evidence(hit: _Hit, ev: _Evidence) -> str:
             parts.append(_quote(hit.plan.messages, value, ev.text, "message"))
         elif kind == "exceptions":
             parts.append(_quote(hit.plan.exceptions, value, ev.client, "client error"))
-    return "; ".join(parts)
+    return "; ".join(parts) or "the status alone: the answer names no code, message or page"
 
 
 def _seen(ev: _Evidence) -> str:
-    """What an answer showed when no rule named a cause: the status, the page, the server, the start of the text."""
-    parts = [f"HTTP {ev.status}" + (" (named in the text)" if ev.status_source == "text" else "")] if ev.status else []
+    """What an answer showed when no rule named a cause: the status named in the text (one handed over is the caller's to
+    show), the page, the server, the start of the text."""
+    parts = [f"HTTP {ev.status} (named in the text)"] if ev.status and ev.status_source == "text" else []
     if ev.title:
         parts.append(f"page title '{_safe(ev.title)[:120]}'")
     if ev.headers.get("server"):
@@ -626,18 +645,17 @@ _HOPS: dict[int, tuple[Knowledge, _Hops]] = {}
 
 
 def _hops(kb: Knowledge) -> _Hops:
-    cached = _HOPS.get(id(kb))
-    if cached is not None and cached[0] is kb:
-        return cached[1]
+    return _built_once(kb, _HOPS, _make_hops)
+
+
+def _make_hops(kb: Knowledge) -> _Hops:
     rs = {r: kb.responder(r) for r in ("gateway", "edge", "proxy")}
     gateway = rs["gateway"]
-    hops = _Hops(
+    return _Hops(
         _joined(gateway.messages), _needs(gateway.messages) if gateway.messages else None,
         {r: v.header_prefixes for r, v in rs.items()}, {r: frozenset(v.headers) for r, v in rs.items()},
         {r: _joined(v.servers) for r, v in rs.items()},
     )
-    _HOPS[id(kb)] = (kb, hops)
-    return hops
 
 
 def _hop_headers(hops: _Hops, hop: str, ev: _Evidence) -> bool:
@@ -691,12 +709,14 @@ def _fallback(ev: _Evidence) -> tuple[str, float, str]:
     if s is None:
         return "unknown", 0.2, f"no status and nothing recognisable: {seen}" if seen else "no status and nothing recognisable in the text"
     if s == 401:
-        return "invalid_api_key", 0.45, f"{seen}: no recognisable error code, so the credential itself was refused"
-    if s == 404:
-        return "wrong_endpoint", 0.4, f"{seen}: no recognisable error code, so nothing answers at this URL"
-    if s in (301, 302, 303, 307, 308):
-        return "wrong_endpoint", 0.5, f"{seen}: the API does not redirect, so the base URL is probably wrong"
-    return "unknown", 0.3, f"{seen}: no recognisable error code, message or page"
+        cause, confidence, why = "invalid_api_key", 0.45, "no recognisable error code, so the credential itself was refused"
+    elif s == 404:
+        cause, confidence, why = "wrong_endpoint", 0.4, "no recognisable error code, so nothing answers at this URL"
+    elif s in (301, 302, 303, 307, 308):
+        cause, confidence, why = "wrong_endpoint", 0.5, "the API does not redirect, so the base URL is probably wrong"
+    else:
+        cause, confidence, why = "unknown", 0.3, "no recognisable error code, message or page"
+    return cause, confidence, f"{seen}; {why}" if seen else why
 
 
 def _confidence(best: _Hit, hits: list[_Hit], ev: _Evidence) -> float:
@@ -720,9 +740,9 @@ def _decide(ev: _Evidence) -> Diagnosis:
         if page is not None:
             return _diagnosis(page.plan.cause, _CONFIDENCE[page.kind], _evidence(page, ev), ev, [page.plan.cause])
         if ev.is_html:  # the API never answers with a page: a captive portal, a login page or a proxy answered instead
-            what = f"page title '{_safe(ev.title)[:120]}'" if ev.title else "an HTML page"
-            return _diagnosis("proxy_block", 0.7, f"HTTP {ev.status} with {what} instead of the API's JSON", ev, [], "proxy")
-        return _diagnosis("ok", 0.99, f"HTTP {ev.status}", ev, [])
+            what = f"a page titled '{_safe(ev.title)[:120]}'" if ev.title else "an HTML page"
+            return _diagnosis("proxy_block", 0.7, f"{what} instead of the API's JSON", ev, [], "proxy")
+        return _diagnosis("ok", 0.99, "the API's answer, no error in it", ev, [])
     if hits:
         best = max(hits, key=lambda h: h.score)  # the first of equal scores (knowledge order) wins
         matched = sorted({h.plan.cause for h in hits})

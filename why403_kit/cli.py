@@ -177,16 +177,13 @@ def _cmd_export(a: argparse.Namespace) -> int:
 
 def _cmd_triage(a: argparse.Namespace) -> int:
     """Group the refusals in logs of any size by cause; exit 1 when there is any, 2 for input that is not a log."""
-    from pathlib import Path
-
+    from .render.triage import plot_path
     from .triage import FieldMap, triage_files
 
     if not [f for f in a.files if f.strip()]:
         raise InputError("no file given")
-    if a.plot and Path(a.plot).suffix.lower() not in (".svg", ".png"):
-        raise InputError(f"--plot writes .svg or .png, not {Path(a.plot).name}")
-    if a.plot and not Path(a.plot).resolve().parent.is_dir():
-        raise InputError(f"--plot: {Path(a.plot).parent} is not a directory")
+    if a.plot:
+        plot_path(a.plot)  # before the log is read: a place the plot cannot go is bad input, said at once
     fields = FieldMap.parse(a.field or [], a.fields_file)
     report = triage_files(a.files, stdin=sys.stdin.buffer, engine=a.engine, fields=fields, max_events=a.max_events,
                           per_event=a.per_event, progress=bars(sys.stderr, force=a.progress))

@@ -173,8 +173,10 @@ class Target:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Target:
-        """A target saved with :meth:`to_dict`; it never holds a key, so the rebuilt one has none either."""
-        keep = {f.name for f in fields(cls)} - {"api_key", "pasted_request", "key_hint", "ca_bundle"}  # a replay connects nowhere
+        """A target saved with :meth:`to_dict`, for a replay that connects nowhere: no key (a saved one holds only its
+        hint) and no ``ca_bundle`` (the path of a file on the machine that ran the diagnosis; checking it here would
+        refuse a report read anywhere else)."""
+        keep = {f.name for f in fields(cls)} - {"api_key", "pasted_request", "key_hint", "ca_bundle"}
         hint = data.get("api_key")
         return cls(**{k: v for k, v in data.items() if k in keep}, key_hint=redact(hint) if isinstance(hint, str) and hint != "(none)" else "")
 
@@ -211,10 +213,10 @@ class Exchange:
         """The answer arrived, and its body was read to its end."""
         return self.status is not None and not self.cut and not self.truncated
 
-    def to_dict(self, body_limit: int | None = REPORT_BODY_HEAD) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """The exchange as report.json holds it: the body cut to REPORT_BODY_HEAD characters (masked when the record was made)."""
         d = asdict(self)
-        if body_limit is not None:
-            d["body_head"] = self.body_head[:body_limit]
+        d["body_head"] = self.body_head[:REPORT_BODY_HEAD]
         return redact_obj(d)  # type: ignore[no-any-return]
 
     @classmethod
@@ -317,7 +319,9 @@ class Report:
         return any(f.status in ("fail", "error") for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``report.json`` and ``diagnose --format json``, masked as a structure."""
+        """The JSON shape of ``report.json`` and ``diagnose --format json``, masked as a structure: ``schema_version``,
+        ``verdict``, ``findings``, ``exchanges``, ``target`` (the key as its hint, the CA bundle as its path), ``started_utc``,
+        ``elapsed_ms``."""
         return redact_obj({  # type: ignore[no-any-return]
             "schema_version": SCHEMA_VERSION,
             "verdict": self.verdict.to_dict(),
@@ -332,7 +336,8 @@ class Report:
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
         """Rebuild a report saved with :meth:`to_dict` (``report.json``); unversioned 0.1 reports read too.
 
-        Bad input raises :class:`InputError`; a report written by a newer schema is refused rather than misread.
+        The target comes back without a key and without its CA bundle (see :meth:`Target.from_dict`): a replay connects
+        nowhere. Bad input raises :class:`InputError`; a report written by a newer schema is refused rather than misread.
         """
         version = data.get("schema_version", 0)
         if not _is_int(version) or version < 0:

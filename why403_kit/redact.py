@@ -38,7 +38,7 @@ from ._secret import live_forms
 
 __all__ = [
     "KNOWN_PREFIXES", "MASK", "SENSITIVE_HEADERS", "excerpt", "key_prefix", "redact", "redact_headers", "redact_obj",
-    "split_userinfo", "strip_userinfo",
+    "split_userinfo",
 ]
 
 MASK = "[REDACTED]"
@@ -459,7 +459,3 @@ def split_userinfo(url: str) -> tuple[str, str, str]:
     user, _, password = m.group("userinfo").partition(":")
     return m.group("scheme") + url[m.end() :], unquote(user), unquote(password)
 
-
-def strip_userinfo(url: str) -> str:
-    """``url`` without ``user:password@``."""
-    return split_userinfo(url)[0]

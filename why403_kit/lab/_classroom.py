@@ -26,6 +26,7 @@ from .._files import check_out_file, write_files
 from ..classify import page_title
 from ..errors import InputError
 from ..model import Exchange, Report, Target
+from ..render.markdown import cell
 from ..runner import diagnose
 from ._scenarios import SCENARIOS
 
@@ -263,7 +264,7 @@ class Classroom:
                      "For the trainer. Every trainee whose board uses this seed gets these mysteries in this order.", "",
                      "| # | cause | " + " | ".join(f"hint {i}: {name}" for i, name in enumerate(HINT_LADDER, 1)) + " |",
                      "|---|---|" + "---|" * len(HINT_LADDER)]
-            lines += [f"| {e.number} | `{e.scenario}` | " + " | ".join(h.replace("|", "\\|") for h in e.hints) + " |" for e in entries]
+            lines += [f"| {e.number} | `{e.scenario}` | " + " | ".join(cell(h) for h in e.hints) + " |" for e in entries]
             text = "\n".join(lines) + "\n"
         try:
             return write_files(out.parent, {out.name: text}, "--answer-key")[0]  # whole or not at all

@@ -20,6 +20,7 @@ import json
 import os
 import ssl
 import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -83,9 +84,24 @@ def auth_headers(t: Target) -> dict[str, str]:
     return headers
 
 
+# What the classifier made of each exchange still alive, by its id (an entry goes with its exchange). An answer is read
+# once: the helper reads it to name who answered, and every finding about it (and a later step reading it) reuses that.
+_DIAGNOSES: dict[int, Diagnosis] = {}
+
+
 def diagnosis_of(ex: Exchange) -> Diagnosis:
-    """What the classifier makes of one exchange (an answer that arrived is read by its status, headers and body)."""
-    return classify(ex.status, ex.headers, ex.body_head, ex.error if ex.status is None else None)
+    """What the classifier makes of one exchange (an answer that arrived is read by its status, headers and body), once."""
+    found = _DIAGNOSES.get(id(ex))
+    if found is None:
+        found = classify(ex.status, ex.headers, ex.body_head, ex.error if ex.status is None else None)
+        _remember(ex, found)
+    return found
+
+
+def _remember(ex: Exchange, diagnosis: Diagnosis) -> Exchange:
+    _DIAGNOSES[id(ex)] = diagnosis
+    weakref.finalize(ex, _DIAGNOSES.pop, id(ex), None)  # runs before the id can be reused
+    return ex
 
 
 # ---- routes: proxies and the trust store ------------------------------------------------------------------------------
@@ -336,10 +352,11 @@ async def exchange(client: httpx.AsyncClient, method: str, url: str, t: Target, 
     answer_headers = got.headers or {}
     body = redact(bytes(got.body[:MAX_BODY]).decode("utf-8", "replace"))
     error = redact(error) if error is not None else None
-    responder = classify(got.status, answer_headers, body, error if got.status is None else None).responder
-    return Exchange(method=method, url=redact(url), status=got.status, headers=answer_headers, body_head=body, elapsed_ms=elapsed,
-                    responder=responder, request_id=request_id_of(answer_headers), cf_ray=answer_headers.get("cf-ray", ""), error=error,
-                    truncated=bool(got.cut), utc=utc, cut=got.cut, cut_detail=redact(got.detail))
+    diagnosis = classify(got.status, answer_headers, body, error if got.status is None else None)
+    return _remember(Exchange(
+        method=method, url=redact(url), status=got.status, headers=answer_headers, body_head=body, elapsed_ms=elapsed,
+        responder=diagnosis.responder, request_id=request_id_of(answer_headers), cf_ray=answer_headers.get("cf-ray", ""), error=error,
+        truncated=bool(got.cut), utc=utc, cut=got.cut, cut_detail=redact(got.detail)), diagnosis)
 
 
 # ---- what a 2xx must look like -------------------------------------------------------------------------------------
@@ -421,11 +438,10 @@ def finding_from(step: str, check: str, ex: Exchange, expect: str = "") -> Findi
     d = diagnosis_of(ex)
     if d.cause == "ok" and (problem := shape_problem(expect, ex)):
         return not_the_api(step, check, ex, problem)
-    status: Status = "pass" if d.cause == "ok" else "fail"
-    said = d.evidence.removeprefix(f"HTTP {ex.status}").removeprefix("; ")  # where() already gives the status
     head = where(ex) + (f" (the body was cut: {ex.cut_detail})" if ex.cut else "")
-    return wire_finding(step, check, status, ex, cause=d.cause, evidence=f"{head}; {said}" if said else head,
-                        fix="" if status == "pass" else d.fix, confidence=d.confidence)
+    if d.cause == "ok":  # the request and its status say it all
+        return wire_finding(step, check, "pass", ex, cause="ok", evidence=head, confidence=d.confidence)
+    return wire_finding(step, check, "fail", ex, cause=d.cause, evidence=f"{head}; {d.evidence}", fix=d.fix, confidence=d.confidence)
 
 
 def ms(since: float) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import knowledge
-from ..model import Exchange, Finding, Report, Verdict
+from ..model import REQUEST_ID_HEADERS, Exchange, Finding, Report, Verdict
 from ..redact import redact, redact_obj
 from .svg import DiagramSource, decision_path_narrow_svg, decision_path_svg, describe_path, verdict_of
 from .theme import PALETTE, STATUS_STYLE
@@ -24,7 +24,9 @@ TABLE_COLUMNS = ["step", "check", "status", "cause", "responder", "evidence", "i
 STEP_COLUMNS = TABLE_COLUMNS[1:]  # under a heading that already names the step
 LABELS = {"responder": "answered by", "request_id": "request id", "http_status": "HTTP", "elapsed_ms": "ms", "cf_ray": "cf-ray",
           "ids": "request id / cf-ray"}
-_QUIET_HEADERS = frozenset({"date", "content-length", "connection", "x-request-id", "cf-ray", "keep-alive"})
+# Headers the wire table leaves out: transport noise, and cf-ray, which has the ids column (as has the request id, whichever
+# of REQUEST_ID_HEADERS carried it: see _headers_cell).
+_QUIET_HEADERS = frozenset({"date", "content-length", "connection", "cf-ray", "keep-alive"})
 VIEW_MIME = "application/vnd.why403.view+json"  # what a displayed view shows, for the exporter (never rendered)
 # One look for every table the views draw (findings, what the wire answered, the summary by step).
 _TD = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
@@ -125,6 +127,12 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
     return redact(table + (_fixes_html(items) if with_fixes else ""))
 
 
+def _headers_cell(ex: Exchange) -> str:
+    """The telling headers of an answer, one per line: not the quiet ones, nor the request id the ids column shows."""
+    shown = {k: v for k, v in ex.headers.items() if k not in _QUIET_HEADERS and not (k in REQUEST_ID_HEADERS and v == ex.request_id)}
+    return "<br>".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in shown.items())
+
+
 def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
     """What the wire showed, answer by answer: request, status, telling headers, ids, and the start of the body (or
     the client's error). No interpretation (no cause, no 'answered by'): the evidence a trainee reads. An answer
@@ -141,8 +149,7 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
     previous: tuple[str, str] | None = None
     for ex in items:
         path = ex.url.removeprefix(base) if base and ex.url.startswith(base) else ex.url
-        shown = {k: v for k, v in ex.headers.items() if k not in _QUIET_HEADERS}
-        headers = "<br>".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in shown.items())
+        headers = _headers_cell(ex)
         ids = "<br>".join(html.escape(x) for x in (ex.request_id, f"cf-ray {ex.cf_ray}" if ex.cf_ray else "") if x)
         answer = html.escape(ex.body_head[:400] + ("…" if len(ex.body_head) > 400 or ex.truncated else "") if ex.status is not None
                              else (ex.error or ""))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from .._files import check_out_kind, written_whole
 from ..redact import redact
 from ..triage import CauseGroup, TriageReport
 from .json import to_json
@@ -88,8 +88,16 @@ def triage_json(report: TriageReport) -> str:
     return to_json(report.to_dict())
 
 
+def plot_path(path: str | Path) -> Path:
+    """``path`` as a place for the plot: an .svg or .png file in an existing directory, nothing there but a regular file
+    (InputError otherwise; the CLI asks before it reads a log, :func:`triage_plot` again before it draws)."""
+    return check_out_kind(path, "--plot", (".svg", ".png"))
+
+
 def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
-    """Causes over time, stacked per hour (or per day for spans over two weeks); .svg or .png by ``path``'s suffix."""
+    """Causes over time, stacked per hour (or per day for spans over two weeks); .svg or .png by ``path``'s suffix,
+    written whole or not at all."""
+    target = plot_path(path) if path is not None else None
     import matplotlib
 
     if path is not None:
@@ -117,12 +125,10 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
         ax.text(0.5, 0.5, "no dated refusals", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel(f"refusals per {report.bucket}")
     ax.set_title(f"Refusals by cause over time ({report.refusals} in {report.events} events)")
-    if path is not None:
-        target = Path(path)
-        if target.suffix.lower() not in (".svg", ".png"):
-            raise InputError(f"--plot writes .svg or .png, not {target.name}")
-        fig.savefig(target, format=target.suffix.lower().lstrip("."))
+    if target is not None:
+        with written_whole(target, "--plot") as part:
+            fig.savefig(part, format=target.suffix.lower().lstrip("."))
     return fig
 
 
-__all__ = ["headline", "triage_json", "triage_markdown", "triage_plot", "triage_text"]
+__all__ = ["headline", "plot_path", "triage_json", "triage_markdown", "triage_plot", "triage_text"]

@@ -36,7 +36,7 @@ from ._model import SCHEMA_VERSION, CauseGroup, TriageReport
 from ._progress import Meter, Meters
 from ._readers import READERS, ReadContext, Reader
 from ._run import ENGINE_NAMES, Options, _as_sources, run
-from ._signature import mask_line, mask_text, signature
+from ._signature import mask_text, signature
 from ._sources import expand
 
 
@@ -54,24 +54,17 @@ def triage(source: Any, *, engine: str = "auto", fields: FieldMap | list[str] | 
     show how far the reading got (``why403_kit.render.progress.bars()``: a bar on stderr when it is a terminal).
     Bad input raises InputError.
     """
-    if isinstance(fields, FieldMap):
-        field_map = fields
-    elif isinstance(fields, dict):
-        field_map = FieldMap.parse([f"{k}={v}" for k, v in fields.items()])
-    else:
-        field_map = FieldMap.parse(list(fields or []))
-    opts = Options(engine=engine, fields=field_map, max_events=max_events, per_event=Path(per_event) if per_event else None,
+    opts = Options(engine=engine, fields=_field_map(fields), max_events=max_events, per_event=Path(per_event) if per_event else None,
                    progress=progress, threads=threads)
     return run(_as_sources(source), opts)
 
 
-def triage_files(names: list[str], *, stdin: Any = None, engine: str = "auto", fields: FieldMap | None = None,
+def triage_files(names: list[str], *, stdin: Any = None, engine: str = "auto", fields: FieldMap | list[str] | None = None,
                  max_events: int | None = None, per_event: str | Path | None = None, progress: Meters | None = None,
                  threads: int | None = None) -> TriageReport:
-    """Like :func:`triage` for what a command line names: files, globs, directories and ``-`` (``stdin``)."""
-    opts = Options(engine=engine, fields=fields or FieldMap(), max_events=max_events, per_event=Path(per_event) if per_event else None,
-                   progress=progress, threads=threads)
-    return run(expand(names, stdin=stdin), opts)
+    """:func:`triage` for what a command line names: files, globs, directories and ``-`` (``stdin``)."""
+    return triage(expand(names, stdin=stdin), engine=engine, fields=fields, max_events=max_events, per_event=per_event,
+                  progress=progress, threads=threads)
 
 
 def triage_spark(df: Any, *, column: str | None = None, fields: FieldMap | list[str] | None = None) -> TriageReport:
@@ -79,8 +72,16 @@ def triage_spark(df: Any, *, column: str | None = None, fields: FieldMap | list[
     rows (``spark.read.json``/``parquet``). The reduction and the classification run on the executors."""
     from ._spark import triage_dataframe
 
-    field_map = fields if isinstance(fields, FieldMap) else FieldMap.parse(list(fields or []))
-    return triage_dataframe(df, column=column, fields=field_map)
+    return triage_dataframe(df, column=column, fields=_field_map(fields))
+
+
+def _field_map(fields: FieldMap | list[str] | dict[str, str] | None) -> FieldMap:
+    """A FieldMap, from one or from ``NAME=PATH`` specs and preset names, or a ``{name: path}`` dict."""
+    if isinstance(fields, FieldMap):
+        return fields
+    if isinstance(fields, dict):
+        return FieldMap.parse([f"{k}={v}" for k, v in fields.items()])
+    return FieldMap.parse(list(fields or []))
 
 
 class _CallableModule(types.ModuleType):
@@ -99,5 +100,5 @@ sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = [
     "ENGINE_NAMES", "PRESETS", "READERS", "SCHEMA_VERSION", "CauseGroup", "Event", "FieldMap", "Meter", "Meters", "ReadContext", "Reader",
-    "TriageReport", "mask_line", "mask_text", "signature", "triage", "triage_files", "triage_spark",
+    "TriageReport", "mask_text", "signature", "triage", "triage_files", "triage_spark",
 ]

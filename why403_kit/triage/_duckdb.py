@@ -1,7 +1,7 @@
 """The DuckDB engine: JSON Lines, CSV and Parquet reduced to signatures in SQL, in process (no server).
 
 DuckDB reads the files on every core, masks each line into its signature with the same pattern as the other engines
-(``_signature.LINE_PATTERN``), pulls out the fields triage counts by (time, host, model, key hash) and groups by
+(``_signature.line_pattern``), pulls out the fields triage counts by (time, host, model, key hash) and groups by
 signature; Python then judges each distinct signature once from its example line, read by the very function the
 streaming engine uses (``_readers.event_from_line``). CSV and Parquet rows become JSON objects (``to_json``) first,
 so every shape goes down the same road. duckdb is imported only here.
@@ -10,7 +10,6 @@ so every shape goes down the same road. duckdb is imported only here.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import threading
 from collections import Counter
@@ -34,12 +33,11 @@ from ._events import (
     URL_PATTERN,
     FieldMap,
 )
-from ._readers import ReadContext, event_from_line
+from ._readers import TRACEBACK_START, ReadContext, event_from_line
 from ._reduce import Reduction, SigStats, judge
-from ._signature import KEY_PATTERN, TEXT_PATTERN, VOLATILE_FIELDS
+from ._signature import KEY_PATTERN, line_pattern
 
 MEMORY_LIMIT = "512MB"  # DuckDB spills to disk past this: a 10-million-line log stays well under 1 GB
-_TB = "Traceback (most recent call last)"
 
 
 def _q(text: str) -> str:
@@ -48,14 +46,6 @@ def _q(text: str) -> str:
 
 def _path(parts: Sequence[str]) -> str:
     return "$." + ".".join('"' + p.replace('"', '\\"') + '"' for p in parts)
-
-
-def line_pattern(fields: FieldMap) -> str:
-    """The whole-line signature pattern; fields the user mapped to what decides a cause are never dropped."""
-    keep = {path[-1] for name, path in fields.paths.items() if path and name in ("status", "headers", "body", "exception", "message")}
-    names = [f for f in VOLATILE_FIELDS if f not in keep]
-    field_re = r'"(?:' + "|".join(re.escape(f).replace("\\-", "-").replace("\\@", "@") for f in names) + r')"\s*:\s*(?:"(?:[^"\\]|\\.)*"|[^,}\]]*)'
-    return field_re + "|" + TEXT_PATTERN
 
 
 def _field_paths(fields: FieldMap) -> dict[str, list[str]]:
@@ -110,14 +100,14 @@ def _events_sql(source_sql: str, fields: FieldMap) -> str:
         FROM rows
     )
     SELECT
-        regexp_replace(line, {_q(line_pattern(fields))}, '#', 'g') AS sig,
+        regexp_replace(line, {_q(line_pattern(fields.deciding_keys()))}, '#', 'g') AS sig,
         line,
         CASE WHEN is_json THEN {_time_sql(pick["time"])} ELSE {_time_sql("line")} END AS ts,
         lower(split_part(coalesce(CASE WHEN is_json THEN coalesce({url_host}, {text_host}) ELSE {line_host} END, ''), '@', -1))[1:200] AS host,
         CASE WHEN is_json THEN coalesce({pick["model"]}, '')[1:100] ELSE '' END AS model,
         left(sha256(CASE WHEN is_json THEN coalesce({pick["key"]}, {key_raw}) ELSE {key_raw} END), 12) AS key,
         CASE WHEN is_json THEN coalesce({pick["request_id"]}, '')[1:200] ELSE '' END AS request_id,
-        NOT is_json AND starts_with(ltrim(line), {_q(_TB)}) AS tb
+        NOT is_json AND starts_with(ltrim(line), {_q(TRACEBACK_START)}) AS tb
     FROM ex
     """
 

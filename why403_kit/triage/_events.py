@@ -112,6 +112,11 @@ class FieldMap:
                 return None
         return value
 
+    def deciding_keys(self) -> set[str]:
+        """The record keys mapped to what decides a cause (status, headers, body, exception, message): a whole-line
+        signature keeps them, even under a name it otherwise drops as one call's own (``id``, ``time``...)."""
+        return {path[-1] for name, path in self.paths.items() if path and name in ("status", "headers", "body", "exception", "message")}
+
     def __bool__(self) -> bool:
         return bool(self.paths)
 

@@ -24,7 +24,7 @@ from ._sources import Source, is_parquet
 MAX_ENTRY = 16 << 20  # a JSON array value (a HAR entry) over this is scanned, not parsed
 MAX_SCAN = 1 << 30  # a single record running past this without an end stops the read (an endless line or value)
 _EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Warning|Failure|Timeout|Exit)\b[\w.]*:?")
-_TB_START = "Traceback (most recent call last)"
+TRACEBACK_START = "Traceback (most recent call last)"  # a Python traceback: the engines that read lines one by one count these
 _HAR_START = re.compile(r"\"entries\"\s*:\s*\[")
 _STRUCT = re.compile(r"[\"{}\[\]]")
 _STR_STOP = re.compile(r"[\\\"]")
@@ -427,7 +427,7 @@ class LinesReader:
                     continue
                 if not stripped or line[:1].isspace():
                     continue
-                if stripped.startswith(_TB_START):
+                if stripped.startswith(TRACEBACK_START):
                     if chained or not tb:  # the next link of the same chain
                         chained = False
                         continue
@@ -437,7 +437,7 @@ class LinesReader:
                 in_tb = False
                 yield from _emit(ctx, from_text("\n".join(reversed(tb)), f"line {tb_at}", at_time), "traceback that reports nothing")
                 at_time = None
-            if stripped.startswith(_TB_START):
+            if stripped.startswith(TRACEBACK_START):
                 in_tb, tb, chained = True, [], False
                 kinds["text"] += 1
                 continue

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._files import check_out_kind, written_whole
 from ..errors import InputError
 from . import _duckdb
 from ._events import NO_FIELDS, Event, FieldMap
 from ._model import TriageReport
 from ._progress import Meters
-from ._readers import LinesReader, ReadContext, pick_reader, read_source, sniff_head
+from ._readers import TRACEBACK_START, LinesReader, ReadContext, pick_reader, read_source, sniff_head
 from ._reduce import Reduction, SigStats, build_report, judge
 from ._signature import sig_id, signature
 from ._sources import Source, compression, expand, is_parquet, magic, text_chunks
@@ -59,7 +60,7 @@ def _kind(source: Source) -> tuple[str, str]:
     if isinstance(reader, LinesReader):
         rows = [line.strip() for line in head.text.splitlines() if line.strip()]
         # a traceback spans lines, so only the streaming reader can read it (one inside a JSON string does not count)
-        if rows and rows[0].startswith("{") and not any(row.startswith("Traceback (most recent call last)") for row in rows):
+        if rows and rows[0].startswith("{") and not any(row.startswith(TRACEBACK_START) for row in rows):
             return "lines", comp
     return "stream", comp
 
@@ -144,7 +145,8 @@ class _PerEvent:
                 union = " UNION ALL BY NAME ".join(
                     f"SELECT {cols} FROM read_csv('{p}', header = true, all_varchar = true, union_by_name = true)" for p in self.parts)
                 options = "(FORMAT parquet)" if self.fmt == "parquet" else "(FORMAT csv, HEADER true)"
-                con.execute(f"COPY ({union}) TO '{str(self.out).replace(chr(39), chr(39) * 2)}' {options}")
+                with written_whole(self.out, "--per-event") as part:
+                    con.execute(f"COPY ({union}) TO '{str(part).replace(chr(39), chr(39) * 2)}' {options}")
                 return int(con.execute(f"SELECT count(*) FROM ({union})").fetchall()[0][0])
             finally:
                 con.close()
@@ -157,6 +159,8 @@ class _PerEvent:
 def _as_sources(source: Any) -> list[Source]:
     if isinstance(source, Source):
         return [source]
+    if isinstance(source, list) and source and all(isinstance(s, Source) for s in source):
+        return source
     if isinstance(source, Path):
         return expand([source])
     if isinstance(source, str):
@@ -177,8 +181,8 @@ def run(sources: list[Source], opts: Options) -> TriageReport:
         raise InputError(f"unknown engine {opts.engine!r}; choose one of {', '.join(ENGINE_NAMES)}")
     if opts.max_events is not None and opts.max_events < 0:
         raise InputError("--max-events must be 0 or more")
-    if opts.per_event is not None:
-        _check_out(opts.per_event)
+    if opts.per_event is not None:  # before anything is read
+        check_out_kind(opts.per_event, "--per-event", (".parquet", ".csv"))
     if opts.engine == "spark":
         from ._spark import reduce_sources
 
@@ -220,11 +224,3 @@ def run(sources: list[Source], opts: Options) -> TriageReport:
     if opts.notes:
         report.notes.extend(opts.notes)
     return report
-
-
-def _check_out(path: Path) -> None:
-    if path.suffix.lower() not in (".parquet", ".csv"):
-        raise InputError(f"--per-event writes .parquet or .csv, not {path.name}")
-    if not path.parent.is_dir():
-        raise InputError(f"--per-event: {path.parent} is not a directory")
-

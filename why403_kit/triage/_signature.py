@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from ..model import REQUEST_ID_HEADERS
 
@@ -29,7 +29,6 @@ VOLATILE_FIELDS = (
     "span_id", "key", "api_key", "key_hint", "key_alias", "user", "user_id", "end_user", "requester_ip_address", "ip",
     "spend", "total_tokens", "prompt_tokens", "completion_tokens", "response_time", "duration", "duration_ms", "latency_ms",
 )
-_FIELD = r'"(?:' + "|".join(re.escape(f) for f in VOLATILE_FIELDS).replace("\\-", "-").replace("\\@", "@") + r')"\s*:\s*(?:"(?:[^"\\]|\\.)*"|[^,}\]]*)'
 KEY_PATTERN = r"\b(?:sk|gsk|rk|pk)[-_][A-Za-z0-9_*\-]{3,}"
 _TOKENS = (
     KEY_PATTERN,  # key hints: sk-proj-****abcd, sk-abc...xyz
@@ -41,10 +40,8 @@ _TOKENS = (
     r"\b[a-fA-F]{8,}\b",  # hex without a digit
 )
 TEXT_PATTERN = "|".join(_TOKENS)
-LINE_PATTERN = _FIELD + "|" + TEXT_PATTERN
 KEY_RE = re.compile(KEY_PATTERN)
 _TEXT_RE = re.compile(TEXT_PATTERN)
-_LINE_RE = re.compile(LINE_PATTERN)
 
 # Header values that change on every call and that no rule reads: only their presence is kept.
 VOLATILE_HEADERS = frozenset({
@@ -59,9 +56,11 @@ def mask_text(text: str) -> str:
     return _TEXT_RE.sub(MASK, text)
 
 
-def mask_line(line: str) -> str:
-    """A whole JSON or log line masked, with the fields that identify one call dropped (the SQL engines' signature)."""
-    return _LINE_RE.sub(MASK, line)
+def line_pattern(keep: Collection[str] = ()) -> str:
+    """The signature of a whole JSON or log line, as the SQL engines (DuckDB, Spark) take it: the fields that identify one
+    call (:data:`VOLATILE_FIELDS`, but those named in ``keep``) dropped, then what :func:`mask_text` masks."""
+    names = "|".join(re.escape(f).replace("\\-", "-").replace("\\@", "@") for f in VOLATILE_FIELDS if f not in keep)
+    return r'"(?:' + names + r')"\s*:\s*(?:"(?:[^"\\]|\\.)*"|[^,}\]]*)' + "|" + TEXT_PATTERN
 
 
 def signature(status: int | None, headers: Mapping[str, str], body: str, exception: str) -> str:

@@ -19,14 +19,13 @@ from typing import Any
 from ..errors import InputError
 from ._events import EXC_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
 from ._model import TriageReport
-from ._readers import ReadContext, event_from_line
+from ._readers import TRACEBACK_START, ReadContext, event_from_line
 from ._reduce import Reduction, SigStats, Verdict, build_report, judge
-from ._signature import KEY_PATTERN
+from ._signature import KEY_PATTERN, line_pattern
 from ._sources import Source, compression, is_parquet, magic
 
 _JUDGED = ("sig string, counts_as string, cause string, confidence double, status int, example string, at string, "
            "skip_reason string")
-_TB = "Traceback (most recent call last)"
 
 
 def session() -> Any:
@@ -126,7 +125,7 @@ def _events(lines: Any, fields: FieldMap, pattern: str) -> Any:
     ts = F.when(is_json, _time(ts_raw)).otherwise(_time(F.col("line")))
     return df.select(
         F.regexp_replace("line", pattern, "#").alias("sig"), "line", ts.alias("ts"), host.alias("host"), model.alias("model"),
-        key.alias("key"), (~is_json & F.ltrim(F.col("line")).startswith(_TB)).alias("tb"),
+        key.alias("key"), (~is_json & F.ltrim(F.col("line")).startswith(TRACEBACK_START)).alias("tb"),
     )
 
 
@@ -138,9 +137,7 @@ def reduce_lines(lines: Any, fields: FieldMap, ctx: ReadContext, sources: list[s
     """The reduction on the cluster; ``lines`` is a DataFrame with one string column ``line``."""
     from pyspark.sql import functions as F
 
-    from ._duckdb import line_pattern
-
-    ev = _events(lines, fields, line_pattern(fields)).persist()
+    ev = _events(lines, fields, line_pattern(fields.deciding_keys())).persist()
     try:
         sigs = ev.groupBy("sig").agg(F.count(F.lit(1)).alias("n"), F.unix_micros(F.min("ts")).alias("first"),
                                      F.unix_micros(F.max("ts")).alias("last"), F.first("line").alias("line"),
