@@ -143,3 +143,23 @@ def test_the_plot_and_the_per_event_file_are_written_whole(tmp_path: Path) -> No
     assert proc.returncode == 1, proc.stderr.decode()[-2000:]
     assert plot.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "quota_exceeded" in events.read_text(encoding="utf-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.jsonl", "causes.svg", "events.csv"]  # no temporary file left
+
+
+def test_a_run_that_fails_writes_no_per_event_file_and_keeps_the_older_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A log that turns out not to be one: the run stops on bad input, and neither a half file nor a temporary one is left.
+    from why403_kit.errors import InputError
+    from why403_kit.triage import triage
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the per-event parts are gathered
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_text(json.dumps({"status": 401, "body": json.dumps({"error": {"code": "invalid_api_key"}})}) + "\n")
+    (logs / "b.log").write_bytes(b"\x00\xff" * 5000)
+    events = tmp_path / "events.csv"
+    events.write_text("older")
+    with pytest.raises(InputError, match="not a log"):
+        triage([logs / "a.jsonl", logs / "b.log"], engine="python", per_event=events)
+    assert events.read_text() == "older" and not list(scratch.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "logs", "tmp"]

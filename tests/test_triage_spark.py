@@ -61,3 +61,44 @@ def test_triage_spark_takes_a_dataframe_of_lines_or_of_rows(spark: Any, log: Pat
     from_lake = triage_spark(spark.read.parquet(str(tmp_path / "lake")))
     assert {g.cause: g.count for g in from_lake.groups} == {g.cause: g.count for g in local.groups}
     assert from_lake.ok == local.ok and [g.first_seen for g in from_lake.groups] == [g.first_seen for g in local.groups]
+
+
+def _per_event_rows(path: str) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    # a CSV's text as written (no type guessing), so both formats compare alike
+    source = f"read_csv('{path}', header = true, all_varchar = true)" if path.endswith(".csv") else f"read_parquet('{path}')"
+    with duckdb.connect() as con:
+        return sorted(con.execute("SELECT time, host, CAST(status AS INTEGER), model, key_hash, request_id, signature, cause "
+                                  f"FROM {source}").fetchall(), key=repr)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_per_event_on_spark_equals_the_local_engines(spark: Any, log: Path, tmp_path: Path, suffix: str) -> None:
+    # Each event's cause, for joining back: the same rows (time, host, status, model, key hash, request id, signature,
+    # cause) whichever engine wrote them; the command line streams Spark's into its one local file.
+    # (A signature's id is the masked whole line on DuckDB and Spark, the masked event on the streaming engine.)
+    python, duck, on_spark = (tmp_path / f"{engine}.{suffix}" for engine in ("python", "duckdb", "spark"))
+    report = triage(log, engine="python", per_event=python)
+    triage(log, engine="duckdb", per_event=duck)
+    assert triage(log, engine="spark", per_event=on_spark).refusals == report.refusals
+    rows = _per_event_rows(str(on_spark))
+    assert rows == _per_event_rows(str(duck)) and len(rows) == report.events
+    assert [r[:6] + r[7:] for r in rows] == [r[:6] + r[7:] for r in _per_event_rows(str(python))]
+    assert len({r[5] for r in rows}) == len(rows) and all(r[0].endswith("Z") for r in rows)  # one row per event, times in UTC
+
+
+def test_triage_spark_writes_per_event_where_the_lake_is(spark: Any, log: Path, tmp_path: Path) -> None:
+    # On a cluster the file is Spark's to write (a directory of parts at an s3://, dbfs:/ or hdfs:// path), never
+    # something collected on the driver; an existing path is refused, not replaced.
+    local = tmp_path / "duckdb.parquet"
+    triage(log, engine="duckdb", per_event=local)
+    lake = tmp_path / "causes.parquet"
+    report = triage_spark(spark.read.text(str(log)), per_event=str(lake))
+    assert lake.is_dir() and (lake / "_SUCCESS").exists()
+    assert _per_event_rows(f"{lake}/*.parquet") == _per_event_rows(str(local)) and report.refusals > 0
+    from why403_kit.errors import InputError
+
+    with pytest.raises(InputError, match="cannot write there"):
+        triage_spark(spark.read.text(str(log)), per_event=str(lake))
+    assert _per_event_rows(f"{lake}/*.parquet") == _per_event_rows(str(local))

@@ -67,12 +67,17 @@ def triage_files(names: list[str], *, stdin: Any = None, engine: str = "auto", f
                   progress=progress, threads=threads)
 
 
-def triage_spark(df: Any, *, column: str | None = None, fields: FieldMap | list[str] | None = None) -> TriageReport:
+def triage_spark(df: Any, *, column: str | None = None, fields: FieldMap | list[str] | None = None,
+                 per_event: str | None = None) -> TriageReport:
     """Triage a Spark DataFrame on its cluster: a column of raw lines (``spark.read.text``: ``value``) or structured
-    rows (``spark.read.json``/``parquet``). The reduction and the classification run on the executors."""
+    rows (``spark.read.json``/``parquet``). The reduction and the classification run on the executors.
+
+    ``per_event``: a path Spark writes each event's cause to, for joining back (``s3://…/causes.parquet``, a
+    ``.csv`` path for CSV; Parquet otherwise): the columns ``triage(per_event=…)`` writes, as Spark writes (a
+    directory of parts). An existing path is refused, never replaced."""
     from ._spark import triage_dataframe
 
-    return triage_dataframe(df, column=column, fields=_field_map(fields))
+    return triage_dataframe(df, column=column, fields=_field_map(fields), per_event=per_event)
 
 
 def _field_map(fields: FieldMap | list[str] | dict[str, str] | None) -> FieldMap:

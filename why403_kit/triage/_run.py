@@ -131,10 +131,24 @@ class _PerEvent:
         _duckdb.write_per_event(kind, files, comp, ctx, causes, path, "csv", threads)
         self.parts.append(path)
 
-    def finish(self) -> int:
+    def spark_part(self, frame: Any) -> None:
+        """Spark's per-event DataFrame, streamed to this machine a partition at a time (the file is local; on a cluster,
+        ``triage_spark(df, per_event="s3://…")`` writes it where the lake is)."""
+        path = self.tmp / f"spark-{len(self.parts)}.csv"
+        self.parts.append(path)
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(PER_EVENT_COLUMNS)
+            for row in frame.select(*PER_EVENT_COLUMNS).toLocalIterator():
+                out.writerow(["" if value is None else value for value in row])
+
+    def finish(self, write: bool = True) -> int:
+        """Write the parts as the one output file (whole or not at all), or with ``write=False`` only drop them."""
         if self._fh is not None:
             self._fh.close()
         try:
+            if not write:
+                return 0
             con = _duckdb.connect()
             try:
                 if not self.parts:
@@ -183,12 +197,25 @@ def run(sources: list[Source], opts: Options) -> TriageReport:
         raise InputError("--max-events must be 0 or more")
     if opts.per_event is not None:  # before anything is read
         check_out_kind(opts.per_event, "--per-event", (".parquet", ".csv"))
+    writer = _PerEvent(opts.per_event) if opts.per_event is not None else None
+    try:
+        report = _reduce(sources, opts, writer)
+    except BaseException:
+        if writer is not None:  # nothing is written from a run that failed: the parts go, an older file stays
+            writer.finish(write=False)
+        raise
+    if writer is not None:
+        writer.finish()
+    return report
+
+
+def _reduce(sources: list[Source], opts: Options, writer: _PerEvent | None) -> TriageReport:
+    """Every source through its engine, into one report; each event's cause to ``writer`` when there is one."""
     if opts.engine == "spark":
         from ._spark import reduce_sources
 
-        return reduce_sources(sources, opts)
+        return reduce_sources(sources, opts, writer.spark_part if writer is not None else None)
     ctx = ReadContext(fields=opts.fields, limit=opts.max_events)
-    writer = _PerEvent(opts.per_event) if opts.per_event is not None else None
     reductions: list[Reduction] = []
     stream: list[Source] = []
     groups: dict[tuple[str, str], list[Source]] = {}
@@ -205,21 +232,17 @@ def run(sources: list[Source], opts: Options) -> TriageReport:
             groups.setdefault((kind, comp), []).append(source)
     if opts.engine == "duckdb" and stream:
         opts.notes.append(f"read with the streaming engine (DuckDB reads JSON Lines, CSV and Parquet): {', '.join(s.name for s in stream)[:300]}")
-    try:
-        for (kind, comp), members in groups.items():
-            files = [str(s.path) for s in members]
-            red, tracebacks = _duck(kind, comp, files, opts, ReadContext(fields=opts.fields, limit=opts.max_events))
-            if tracebacks:  # tracebacks span lines: only the streaming reader reads them as one event each
-                stream += members
-                continue
-            reductions.append(red)
-            if writer is not None:
-                writer.duck_part(kind, files, comp, red.ctx, red, opts.threads)
-        if stream:
-            reductions.append(_python(stream, opts, ctx, writer))
-    finally:
+    for (kind, comp), members in groups.items():
+        files = [str(s.path) for s in members]
+        red, tracebacks = _duck(kind, comp, files, opts, ReadContext(fields=opts.fields, limit=opts.max_events))
+        if tracebacks:  # tracebacks span lines: only the streaming reader reads them as one event each
+            stream += members
+            continue
+        reductions.append(red)
         if writer is not None:
-            writer.finish()
+            writer.duck_part(kind, files, comp, red.ctx, red, opts.threads)
+    if stream:
+        reductions.append(_python(stream, opts, ctx, writer))
     report = build_report(reductions)
     if opts.notes:
         report.notes.extend(opts.notes)

@@ -4,7 +4,9 @@ Each line (or row, turned into a JSON object) is masked into its signature with 
 reads it like Python's and DuckDB's), the per-event fields are pulled out, and the events are grouped by signature.
 The distinct signatures are judged by ``mapInPandas`` with the very function the other engines use, so the job runs
 unchanged under ``spark-submit``, on Databricks or EMR (the executors need why403-kit installed). Only the distinct
-signatures and their per-host/model/key/hour counts come back to the driver. pyspark is imported only here.
+signatures and their per-host/model/key/hour counts come back to the driver. Each event's cause, for joining back,
+is the events joined to their judged signature on the cluster (:func:`per_event_frame`): ``triage_spark`` writes it
+where the lake is, ``--engine spark --per-event`` streams it into one local file. pyspark is imported only here.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import InputError
-from ._events import EXC_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
+from ..model import REQUEST_ID_HEADERS
+from ._events import EXC_KEYS, ID_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
 from ._model import TriageReport
 from ._readers import TRACEBACK_START, ReadContext, event_from_line
 from ._reduce import Reduction, SigStats, Verdict, build_report, judge
-from ._signature import KEY_PATTERN, line_pattern
+from ._signature import KEY_PATTERN, line_pattern, sig_id
 from ._sources import Source, compression, is_parquet, magic
 
 _JUDGED = ("sig string, counts_as string, cause string, confidence double, status int, example string, at string, "
@@ -92,7 +95,7 @@ def _time(raw: Any) -> Any:
 
 
 def _events(lines: Any, fields: FieldMap, pattern: str) -> Any:
-    """One row per record: sig, line, ts, host, model, key, tb."""
+    """One row per record: sig, line, ts, host, model, key, request_id, tb."""
     from pyspark.sql import functions as F
 
     m = F.from_json(F.col("line"), "map<string,string>")
@@ -123,9 +126,10 @@ def _events(lines: Any, fields: FieldMap, pattern: str) -> Any:
     key = F.substring(F.sha2(F.when(is_json, F.coalesce(key_field, key_raw)).otherwise(key_raw), 256), 1, 12)
     model = F.when(is_json, F.coalesce(guesses("model", MODEL_KEYS), F.lit("")).substr(1, 100)).otherwise(F.lit(""))
     ts = F.when(is_json, _time(ts_raw)).otherwise(_time(F.col("line")))
+    request_id = F.when(is_json, F.coalesce(guesses("request_id", ID_KEYS, [("headers", h) for h in REQUEST_ID_HEADERS]), F.lit("")).substr(1, 200))
     return df.select(
         F.regexp_replace("line", pattern, "#").alias("sig"), "line", ts.alias("ts"), host.alias("host"), model.alias("model"),
-        key.alias("key"), (~is_json & F.ltrim(F.col("line")).startswith(TRACEBACK_START)).alias("tb"),
+        key.alias("key"), F.coalesce(request_id, F.lit("")).alias("request_id"), (~is_json & F.ltrim(F.col("line")).startswith(TRACEBACK_START)).alias("tb"),
     )
 
 
@@ -133,8 +137,26 @@ def _utc(micros: Any) -> datetime | None:
     return datetime.fromtimestamp(int(micros) / 1e6, UTC) if micros is not None else None
 
 
-def reduce_lines(lines: Any, fields: FieldMap, ctx: ReadContext, sources: list[str]) -> Reduction:
-    """The reduction on the cluster; ``lines`` is a DataFrame with one string column ``line``."""
+PerEventSink = Callable[[Any], None]  # takes the per-event DataFrame while the events are still cached
+
+
+def per_event_frame(ev: Any, rows: list[Any]) -> Any:
+    """Each judged event's cause, in the per-event columns the other engines write: the events joined on the cluster to
+    their signature's verdict (the distinct signatures are few, so they travel as a broadcast table)."""
+    from pyspark.sql import functions as F
+
+    judged = [(r["sig"], sig_id(r["sig"]), r["cause"], r["status"]) for r in rows if r["counts_as"] not in (None, "skipped")]
+    causes = ev.sparkSession.createDataFrame(judged, "sig string, signature string, cause string, status int")
+    zone = ev.sparkSession.conf.get("spark.sql.session.timeZone")  # timestamps print in the session's zone: shift to UTC
+    when = F.date_format(F.to_utc_timestamp("ts", zone), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+    return ev.join(F.broadcast(causes), "sig").select(
+        F.coalesce(when, F.lit("")).alias("time"), "host", "status", "model", F.col("key").alias("key_hash"), "request_id",
+        "signature", "cause", F.lit("").alias("source"), F.lit("").alias("record"))
+
+
+def reduce_lines(lines: Any, fields: FieldMap, ctx: ReadContext, sources: list[str], per_event: PerEventSink | None = None) -> Reduction:
+    """The reduction on the cluster; ``lines`` is a DataFrame with one string column ``line``. ``per_event`` receives
+    each event's cause as a DataFrame (:func:`per_event_frame`) before the cached events are let go."""
     from pyspark.sql import functions as F
 
     ev = _events(lines, fields, line_pattern(fields.deciding_keys())).persist()
@@ -153,6 +175,8 @@ def reduce_lines(lines: Any, fields: FieldMap, ctx: ReadContext, sources: list[s
         hours: dict[str | None, Counter[Any]] = {}
         for r in (ev.where(F.col("ts").isNotNull()).groupBy("sig", F.unix_micros(F.date_trunc("hour", "ts")).alias("h")).count().collect()):
             hours.setdefault(r["sig"], Counter())[_utc(r["h"])] = int(r["count"])
+        if per_event is not None:
+            per_event(per_event_frame(ev, rows))
     finally:
         ev.unpersist()
     red = Reduction("spark", ctx, sources=sources)
@@ -189,19 +213,38 @@ def _as_lines(df: Any, column: str | None) -> Any:
     return df.select(F.to_json(F.struct(*[F.col(c) for c in df.columns])).alias("line"))
 
 
-def triage_dataframe(df: Any, *, column: str | None = None, fields: FieldMap | None = None) -> TriageReport:
+def write_frame(path: str) -> PerEventSink:
+    """A sink that writes the per-event DataFrame with Spark to ``path`` (a directory of parts, as Spark writes; ``.csv``
+    gives CSV with a header, anything else Parquet), refusing to replace what is there."""
+    if not path.strip():
+        raise InputError("per_event is empty: name a path Spark can write (s3://…, dbfs:/…, a directory)")
+
+    def write(frame: Any) -> None:
+        writer = frame.write.mode("errorifexists")
+        try:
+            if path.lower().rstrip("/").endswith(".csv"):
+                writer.option("header", "true").csv(path)
+            else:
+                writer.parquet(path)
+        except Exception as err:  # noqa: BLE001 -- Spark raises its own AnalysisException family; say it in one line
+            raise InputError(f"per_event {path}: Spark cannot write there ({str(err).strip().splitlines()[0][:200]})") from None
+
+    return write
+
+
+def triage_dataframe(df: Any, *, column: str | None = None, fields: FieldMap | None = None, per_event: str | None = None) -> TriageReport:
     fmap = fields or FieldMap()
     ctx = ReadContext(fields=fmap)
-    return build_report([reduce_lines(_as_lines(df, column), fmap, ctx, ["<DataFrame>"])])
+    sink = write_frame(per_event) if per_event is not None else None
+    return build_report([reduce_lines(_as_lines(df, column), fmap, ctx, ["<DataFrame>"], sink)])
 
 
-def reduce_sources(sources: list[Source], opts: Any) -> TriageReport:
-    """``--engine spark``: JSON Lines and log files, CSV and Parquet, read by Spark itself."""
+def reduce_sources(sources: list[Source], opts: Any, per_event: PerEventSink | None = None) -> TriageReport:
+    """``--engine spark``: JSON Lines and log files, CSV and Parquet, read by Spark itself; ``per_event`` receives each
+    event's cause (the command line streams it into its one local file)."""
     streams = [s.name for s in sources if s.path is None]
     if streams:
         raise InputError("the spark engine reads files (a path, a glob, a directory), not stdin; use --engine python or duckdb")
-    if opts.per_event is not None:
-        raise InputError("--per-event is written by the python and duckdb engines; with Spark, join triage_spark's signatures instead")
     spark = session()
     frames = []
     for source in sources:
@@ -220,7 +263,7 @@ def reduce_sources(sources: list[Source], opts: Any) -> TriageReport:
     if opts.max_events is not None:
         lines = lines.limit(opts.max_events)
     ctx = ReadContext(fields=opts.fields, limit=opts.max_events)
-    red = reduce_lines(lines, opts.fields, ctx, [s.name for s in sources])
+    red = reduce_lines(lines, opts.fields, ctx, [s.name for s in sources], per_event)
     if opts.max_events is not None and ctx.records >= opts.max_events:
         ctx.truncated = True
     return build_report([red])
