@@ -145,6 +145,13 @@ def test_issuer_judgement(issuer: str, verified: bool, provider: str, status: st
     f = issuer_finding(issuer, "CN=api.openai.com", verified, provider, "unable to get local issuer certificate")
     assert (f.status, f.cause) == (status, cause)
     assert issuer in f.evidence
+    if cause:  # the fix names the CA to trust and where each runtime takes it
+        assert issuer in f.fix and all(w in f.fix for w in ("SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "--ca-bundle"))
+
+
+def test_a_self_signed_interceptor_is_itself_the_certificate_to_trust() -> None:
+    f = issuer_finding("CN=mitmproxy, O=mitmproxy", "CN=mitmproxy, O=mitmproxy", False, "openai", "self-signed certificate")
+    assert f.cause == "tls_interception" and "'CN=mitmproxy, O=mitmproxy' itself" in f.fix
 
 
 def test_tls_checks_go_through_an_https_proxy_tunnel(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,17 +145,19 @@ def issuer_finding(issuer: str, subject: str, verified: bool, provider: str, ver
     kb = knowledge.load()  # inspection CAs (products, words they carry) and public CAs are data (responders.toml)
     vendor = next((m for p in kb.responder("proxy").certificate_issuers if (m := p.search(issuer))), None)
     public = any(p.search(issuer) for p in kb.responder("provider").certificate_issuers)
+    # the CA to trust is named, so the user knows which certificate to ask IT for or export from the trust store
+    named = f"{issuer!r} itself (it signed its own certificate)" if self_signed else f"the root CA at the top of {issuer!r}'s chain"
+    trust = f"The certificate to trust is {named}. {fix('tls_interception')}"
     if not verified:
         what = "self-signed" if self_signed else "not a CA your client trusts"
         looks = f"; it looks like a TLS-inspection CA ({vendor.group(0)!r} in its name)" if vendor else ""
         return _seen(check, "fail", "tls_interception",
                      f"issuer {issuer!r} is {what}, not a public CA the provider uses{looks}; verification failed: {verify_error}",
-                     fix("tls_interception"), responder="proxy" if vendor else "")
+                     trust, responder="proxy" if vendor else "")
     if vendor and not public:
         return _seen(check, "warn", "tls_interception",
                      f"issuer {issuer!r} looks like a TLS-inspection CA ({vendor.group(0)!r} in its name): traffic is re-signed. This trust store "
-                     "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", fix("tls_interception"),
-                     responder="proxy")
+                     "accepts it, but clients with their own CA bundle (Python certifi, Node) will refuse it", trust, responder="proxy")
     if public:
         return _seen(check, "pass", "", f"issuer {issuer!r} is a public CA")
     if provider in ("openai", "azure"):
