@@ -323,3 +323,22 @@ def test_a_status_handed_over_is_not_said_again_one_read_from_the_text_is() -> N
         assert d.status in (502, 401, 404) and str(d.status) not in d.evidence and d.evidence, d.evidence
     named = classify(None, {}, "", "request failed: HTTP 429")
     assert named.status == 429 and "429 (named in the text)" in named.evidence
+
+
+def test_an_identifier_inside_a_module_path_is_not_an_error_code() -> None:
+    # cohere.core.api_error.ApiError names the SDK's module, not the API's error type 'api_error' (a server error)
+    d = classify(None, {}, "", "cohere.core.api_error.ApiError: status_code: 403, body: <html><title>403</title>403 Forbidden</html>")
+    assert d.cause != "server_error" and "code 'api_error'" not in d.evidence
+    assert classify(None, {}, "", "WARNING gateway - upstream said server_error.").cause == "server_error"  # a sentence's end still counts
+
+
+@pytest.mark.parametrize(("status", "error", "cause"), [
+    (500, {"error": "Unauthorized"}, "invalid_api_key"),  # a gateway relaying a backend's bare 401 reason under its own status
+    (404, {"error": {"message": 'model "llama9" not found, try pulling it first', "type": "api_error"}}, "model_access_denied"),
+    (400, {"code": "Arrearage", "message": "Access denied, please make sure your account is in good standing."}, "quota_exceeded"),
+    (429, {"error": {"type": "engine_overloaded_error", "message": "The engine is currently overloaded, please try again later"}}, "server_error"),
+    (403, {"error": {"type": "forbidden", "message": "Request not allowed"}}, "edge_block"),
+    (400, {"error": {"code": "1301", "message": "系统检测到输入或生成内容可能包含不安全或敏感内容"}}, "content_blocked"),
+])
+def test_generic_types_give_way_and_provider_families_are_read(status: int, error: dict[str, object], cause: str) -> None:
+    assert classify(status, {}, json.dumps(error, ensure_ascii=False)).cause == cause

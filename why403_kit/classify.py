@@ -58,7 +58,8 @@ _CODE_KV = re.compile(  # searched in lower-cased text; the value is read back f
 )
 _AFTER_WORD = re.compile(r" ?[\w(]")
 # codes named bare in prose or logs: snake_case identifiers ("... WARNING ... - server_error")
-_BARE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+# (not a part of a dotted or slashed name: cohere.core.api_error.ApiError is a module path, not the code api_error)
+_BARE = re.compile(r"(?<![\w./])[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\.\w|/)")
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z]+Error$")  # an SDK exception class (RateLimitError) names a status, not a cause
 # headers whose value is an error code (AWS, Azure, generic gateways)
 _CODE_HEADERS = ("x-amzn-errortype", "x-ms-error-code", "x-error-code", "x-ms-ests-server-error", "x-goog-error-code")
