@@ -339,6 +339,10 @@ def test_an_identifier_inside_a_module_path_is_not_an_error_code() -> None:
     (429, {"error": {"type": "engine_overloaded_error", "message": "The engine is currently overloaded, please try again later"}}, "server_error"),
     (403, {"error": {"type": "forbidden", "message": "Request not allowed"}}, "edge_block"),
     (400, {"error": {"code": "1301", "message": "系统检测到输入或生成内容可能包含不安全或敏感内容"}}, "content_blocked"),
+    (400, {"message": "Input is too long for requested model."}, "request_too_large"),  # Bedrock
+    (400, {"error": {"message": "Request payload size exceeds the limit: 20971520 bytes.", "status": "INVALID_ARGUMENT"}}, "request_too_large"),
+    (400, {"code": "InvalidParameter", "message": "Range of input length should be [1, 30720]"}, "request_too_large"),  # DashScope
+    (502, {"message": "502 Bad Gateway cloudflare Cloudflare Ray ID: 8abc123def456789"}, "server_error"),  # the edge reporting its origin
 ])
 def test_generic_types_give_way_and_provider_families_are_read(status: int, error: dict[str, object], cause: str) -> None:
     assert classify(status, {}, json.dumps(error, ensure_ascii=False)).cause == cause
