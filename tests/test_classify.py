@@ -343,6 +343,13 @@ def test_an_identifier_inside_a_module_path_is_not_an_error_code() -> None:
     (400, {"error": {"message": "Request payload size exceeds the limit: 20971520 bytes.", "status": "INVALID_ARGUMENT"}}, "request_too_large"),
     (400, {"code": "InvalidParameter", "message": "Range of input length should be [1, 30720]"}, "request_too_large"),  # DashScope
     (502, {"message": "502 Bad Gateway cloudflare Cloudflare Ray ID: 8abc123def456789"}, "server_error"),  # the edge reporting its origin
+    (401, {"error": {"message": "Incorrect API key provided: ''. You can find your API key at …", "code": "invalid_api_key"}},
+     "missing_api_key"),  # the key echoed back empty: nothing was sent
+    (None, {"detail": "Not Found"}, "wrong_endpoint"),  # FastAPI's own 404 for a route it lacks (a doubled /v1)
+    (429, {"message": "Tokens per minute limit exceeded - too many tokens processed."}, "rate_limited"),
+    (None, {"id": "msg_01", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "Hi"}]}, "ok"),
+    (None, {"id": "c-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]},
+     "ok"),  # a pasted answer: no status, but the API's own success object
 ])
-def test_generic_types_give_way_and_provider_families_are_read(status: int, error: dict[str, object], cause: str) -> None:
+def test_generic_types_give_way_and_provider_families_are_read(status: int | None, error: dict[str, object], cause: str) -> None:
     assert classify(status, {}, json.dumps(error, ensure_ascii=False)).cause == cause
