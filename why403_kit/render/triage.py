@@ -104,9 +104,10 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
         matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 4), layout="constrained")
-    ax = fig.add_subplot()
     causes = [g for g in report.groups if g.timeline]
+    # The legend goes beside the axes (over them it hid the bars) and the figure grows to hold one line per cause.
+    fig = Figure(figsize=(11, max(4.0, 0.6 + 0.19 * len(causes))), layout="constrained")
+    ax = fig.add_subplot()
     if causes:
         buckets = sorted({t for g in causes for t, _ in g.timeline})
         from datetime import datetime
@@ -114,12 +115,14 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
         xs = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in buckets]
         bottom = [0] * len(buckets)
         width = (1 / 24 if report.bucket == "hour" else 1.0) * 0.9
-        for g in causes:
+        palette = matplotlib.colormaps["tab20"]  # 20 colours: one per cause (the default ten went round twice)
+        for i, g in enumerate(causes):
             counts = dict(g.timeline)
             ys = [counts.get(t, 0) for t in buckets]
-            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge")  # type: ignore[arg-type]
+            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge",  # type: ignore[arg-type]
+                   color=palette(i % palette.N))
             bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
-        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        fig.legend(loc="outside right upper", fontsize="small", frameon=False)
         fig.autofmt_xdate()
     else:
         ax.text(0.5, 0.5, "no dated refusals", ha="center", va="center", transform=ax.transAxes)
