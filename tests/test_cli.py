@@ -186,3 +186,26 @@ def test_notebooks_are_written_kept_and_forced(tmp_path: Path) -> None:
     blocker.write_text("x")
     bad = _cli("notebooks", "--out", str(blocker))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_says_what_it_does_and_every_option_has_help() -> None:
+    """`why403 classify --help` printed only its usage line: a newcomer could not learn what stdin it reads. Each
+    command's own --help now opens with what it does, and no option is left without a word on it."""
+    import argparse
+
+    from why403_kit.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        assert command.description, name
+        bare = [a.option_strings for a in command._actions if a.option_strings and a.help in (None, "") and a.dest != "help"]
+        assert not bare, (name, bare)
+    shown = _cli("classify", "--help")
+    assert shown.returncode == 0 and "stdin" in shown.stdout and "exit" in shown.stdout
+
+
+def test_classify_with_nothing_on_stdin_says_so() -> None:
+    proc = _cli("classify", stdin="")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "stdin is empty" in proc.stderr and "Expecting value" not in proc.stderr, proc.stderr
