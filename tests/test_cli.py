@@ -156,6 +156,19 @@ def test_demo_diagnoses_every_scenario_and_fits_80_columns() -> None:
     assert max(len(line) for line in proc.stdout.splitlines()) <= 80
 
 
+def test_demo_in_a_narrow_terminal_puts_each_fix_under_its_scenario() -> None:
+    """At 60 columns the fix column got 22 characters (five to nine lines of a few words per scenario): each fix now
+    goes under its scenario's row, across the width, every word of it in order."""
+    proc = _cli("demo", COLUMNS="60")
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert lines[1] == "    fix"  # the header says where the fix is
+    under = "".join(line.strip() for line in lines[3:] if line.startswith("    "))
+    fixes = [knowledge.load().cause(name).fix for name in SCENARIOS]
+    assert "".join(under.split()) == "".join("".join(f.split()) for f in fixes)
+
+
 def test_a_closed_pipe_is_no_traceback() -> None:
     with subprocess.Popen([sys.executable, "-m", "why403_kit", "classify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=_env()) as proc:

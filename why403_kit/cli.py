@@ -144,7 +144,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         rows = demo_rows(lab)
     # The scenario is the cause it plays: the verdict needs a column only where it differs.
     shown = [[name, "yes" if right == "yes" else f"NO: {verdict}", fix] for name, verdict, right, fix in rows]
-    print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour()))
+    print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour(), under="fix"))
     print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause.")
     print(textwrap.fill("Not played: " + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()) + ".", terminal_width()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
