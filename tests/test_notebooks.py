@@ -180,3 +180,16 @@ def test_triage_notebook_shows_markup_in_a_log_as_text(workdir: Path, tmp_path: 
     fixes = next(h for h in html_outputs if "edge_block" in h and "Do not retry" in h)  # the example-and-fix table
     assert "&lt;h1" in fixes and "&lt;script&gt;" in fixes, fixes[:2000]
     assert "<h1" not in fixes and "<script" not in fixes and 'id="walk-h1"' not in fixes
+
+
+def test_the_runbook_says_each_step_once() -> None:
+    """Each step of 02_runbook opened with a copy of steps.toml's `explains`, then said the same again at length ('429
+    means two different things…', then '429 has two meanings…'): a reader got every idea twice, and the copy of the
+    knowledge base could drift from it. The notebook's own paragraph is enough."""
+    from why403_kit import knowledge
+
+    nb = nbformat.read(NOTEBOOKS / "02_runbook.ipynb", as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for step in knowledge.load().steps:
+        assert f"## {step.title}" in prose, step.title
+        assert step.explains not in prose, step.id
