@@ -191,14 +191,15 @@ def verdict_html(verdict: Verdict | None, *, running: bool = False) -> str:
     """The verdict box: most likely cause, what it means, the fix, and which check decided it."""
     if verdict is None:
         text = "Running…" if running else "No diagnosis yet: fill in the target (or use the training lab) and press <b>Run all steps</b>."
-        return (f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {PALETTE["idle"]};'
+        return (f'<div class="why403-verdict-box" style="padding:8px 12px;line-height:1.45;border-left:6px solid {PALETTE["idle"]};'
                 f'background:{PALETTE["idle-soft"]}">{text}</div>')
     ok = verdict.cause == "ok"
     colour, bg = (PALETTE["good"], PALETTE["good-soft"]) if ok else (PALETTE["bad"], PALETTE["bad-soft"])
     title = html.escape(verdict.title or verdict.cause)
     decided = decided_by(verdict)
     return redact(
-        f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {colour};background:{bg}">'
+        # a line-height of its own: in the panel, ipywidgets' HTML widget sets its row height (28 px) as line-height
+        f'<div class="why403-verdict-box" style="padding:8px 12px;line-height:1.45;border-left:6px solid {colour};background:{bg}">'
         f'<div style="font-size:15px"><b>Verdict:</b> <code class="why403-id">{html.escape(verdict.cause)}</code> · {title}'
         f' <span style="color:{PALETTE["muted"]}">(confidence {verdict.confidence:.0%})</span></div>'
         f'<div style="margin-top:4px">{html.escape(verdict.summary)}</div>'
