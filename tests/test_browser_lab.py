@@ -340,6 +340,10 @@ def test_panel_runs_edge_block_in_real_browser(jupyter_lab: JupyterLab) -> None:
                 panel.locator("button.why403-run-all, .why403-run-all button").first.click()
                 expect(verdict).to_contain_text(SCENARIO, timeout=VERDICT_MS)
                 expect(verdict).to_contain_text(knowledge.load().cause(SCENARIO).title)
+                # the verdict's summary and fix read as prose, not double-spaced (ipywidgets' 28 px row height)
+                spacing = verdict.locator(".why403-verdict-box > div").nth(1).evaluate(
+                    "e => parseFloat(getComputedStyle(e).lineHeight) / parseFloat(getComputedStyle(e).fontSize)")
+                assert spacing <= 1.6, spacing
                 expect(panel.locator(".why403-findings table tr").nth(1)).to_be_attached()
                 steps = knowledge.load().steps
                 statuses = panel.locator(".why403-step-status")

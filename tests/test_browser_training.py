@@ -100,6 +100,9 @@ def test_training_notebook_answers_nothing_until_a_trainee_does(jupyter_lab: Jup
                 expect(board.locator(".why403-mystery")).to_contain_text("Mystery #1")
                 expect(board.locator(".why403-mystery")).to_contain_text("Any key works")
                 expect(board.locator(".why403-mystery")).to_contain_text(f"--ca-bundle {LAB_CA}")  # to diagnose it by hand
+                note = board.locator(".why403-mystery .widget-html-content > div", has_text="Any key works")
+                spacing = note.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) / parseFloat(getComputedStyle(e).fontSize)")
+                assert spacing <= 1.6, spacing  # ipywidgets' 28 px row height gave the 12 px note double spacing
                 expect(board.locator(".why403-evidence table tr").nth(1)).to_be_visible()
                 expect(board.locator(".why403-score")).to_have_text("")
                 expect(board.locator(".why403-feedback")).to_have_text("")

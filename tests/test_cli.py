@@ -156,6 +156,19 @@ def test_demo_diagnoses_every_scenario_and_fits_80_columns() -> None:
     assert max(len(line) for line in proc.stdout.splitlines()) <= 80
 
 
+def test_demo_in_a_narrow_terminal_puts_each_fix_under_its_scenario() -> None:
+    """At 60 columns the fix column got 22 characters (five to nine lines of a few words per scenario): each fix now
+    goes under its scenario's row, across the width, every word of it in order."""
+    proc = _cli("demo", COLUMNS="60")
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert lines[1] == "    fix"  # the header says where the fix is
+    under = "".join(line.strip() for line in lines[3:] if line.startswith("    "))
+    fixes = [knowledge.load().cause(name).fix for name in SCENARIOS]
+    assert "".join(under.split()) == "".join("".join(f.split()) for f in fixes)
+
+
 def test_a_closed_pipe_is_no_traceback() -> None:
     with subprocess.Popen([sys.executable, "-m", "why403_kit", "classify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=_env()) as proc:
@@ -186,3 +199,26 @@ def test_notebooks_are_written_kept_and_forced(tmp_path: Path) -> None:
     blocker.write_text("x")
     bad = _cli("notebooks", "--out", str(blocker))
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_says_what_it_does_and_every_option_has_help() -> None:
+    """`why403 classify --help` printed only its usage line: a newcomer could not learn what stdin it reads. Each
+    command's own --help now opens with what it does, and no option is left without a word on it."""
+    import argparse
+
+    from why403_kit.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        assert command.description, name
+        bare = [a.option_strings for a in command._actions if a.option_strings and a.help in (None, "") and a.dest != "help"]
+        assert not bare, (name, bare)
+    shown = _cli("classify", "--help")
+    assert shown.returncode == 0 and "stdin" in shown.stdout and "exit" in shown.stdout
+
+
+def test_classify_with_nothing_on_stdin_says_so() -> None:
+    proc = _cli("classify", stdin="")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "stdin is empty" in proc.stderr and "Expecting value" not in proc.stderr, proc.stderr

@@ -158,3 +158,38 @@ def test_triage_notebook_shows_the_table_and_the_plot(workdir: Path) -> None:
     assert tables and "invalid_api_key" in tables[0] and "signatures" in tables[0]  # the per-cause table
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the causes-over-time plot
     assert any(" refusal" in o.get("text", "") and "engine duckdb" in o.get("text", "") for o in outputs)
+
+
+def test_triage_notebook_shows_markup_in_a_log_as_text(workdir: Path, tmp_path: Path) -> None:
+    """A refusal's text is data: a WAF page or a hostile log line must show as text in the 'what to do' table, not be
+    rendered (pandas' Styler does not escape by default: the page's markup broke the table, and a <script> would run)."""
+    import papermill
+
+    log = tmp_path / "gateway.jsonl"
+    page = ('<html><head><title>Attention Required! | Cloudflare</title></head><body><h1 id="walk-h1">Sorry, you have been '
+            'blocked</h1><script>window.walk403 = 1</script><table><tr><td>Ray ID: 8f00aa00bb00cc00</td></tr></table></body></html>')
+    rows = [{"ts": f"2026-03-02T00:0{i}:00Z", "status": 403, "url": "https://api.openai.com/v1/chat/completions", "body": page}
+            for i in range(3)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(workdir / "06_triage.ipynb"), str(out), parameters={"log_path": str(log)},
+                               kernel_name="python3", cwd=str(workdir), progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    html_outputs = [o.data["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                    if "text/html" in o.get("data", {})]
+    fixes = next(h for h in html_outputs if "edge_block" in h and "Do not retry" in h)  # the example-and-fix table
+    assert "&lt;h1" in fixes and "&lt;script&gt;" in fixes, fixes[:2000]
+    assert "<h1" not in fixes and "<script" not in fixes and 'id="walk-h1"' not in fixes
+
+
+def test_the_runbook_says_each_step_once() -> None:
+    """Each step of 02_runbook opened with a copy of steps.toml's `explains`, then said the same again at length ('429
+    means two different things…', then '429 has two meanings…'): a reader got every idea twice, and the copy of the
+    knowledge base could drift from it. The notebook's own paragraph is enough."""
+    from why403_kit import knowledge
+
+    nb = nbformat.read(NOTEBOOKS / "02_runbook.ipynb", as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for step in knowledge.load().steps:
+        assert f"## {step.title}" in prose, step.title
+        assert step.explains not in prose, step.id

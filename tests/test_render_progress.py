@@ -130,3 +130,30 @@ def test_a_bar_draws_on_the_terminal_and_tqdm_loads_only_then(terminal: tuple[Te
     assert "triage app.log" in read_until(master, "END")
     code = "import sys; from why403_kit.render.progress import bars; bars(); print('tqdm' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout.strip() == "False"
+
+
+def test_step_progress_fits_a_narrow_terminal(terminal: tuple[TextIO, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 60 columns a step's line ran past the edge and the terminal wrapped it inside a word ('1 s' / 'kipped'), and a
+    status line longer than a row could not be erased (only its last row is): each now fits the terminal's width."""
+    import fcntl
+    import struct
+    import termios
+
+    stream, master = terminal
+    fcntl.ioctl(stream.fileno(), termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    monkeypatch.delenv("COLUMNS", raising=False)
+    steps = StepProgress(stream, delay=0)
+    for step in ("credentials", "network", "permissions", "headers"):
+        steps.on_step_start(step, "")
+    seen = read_until(master, "running: ")
+    statuses = ["error", "fail", "warn", "pass", "skip"]
+    steps.on_findings("permissions", [Finding("permissions", f"check {s}", s) for s in statuses])
+    steps.close()
+    stream.write("END")
+    stream.flush()
+    seen = read_until(master, "END", seen)
+    rows = [row for chunk in seen.replace("\r\n", "\n").split("\n") for row in chunk.split(ERASE)]
+    assert rows and all(len(row) < 60 for row in rows), [row for row in rows if len(row) >= 60]
+    said = " ".join(" ".join(rows).split())
+    assert "1 could not run, 1 failed, 1 warned, 1 passed, 1 skipped" in said  # wrapped between words, nothing lost
+    assert any(row.startswith("  running: 1. Credentials") and row.endswith("…") for row in rows)

@@ -59,7 +59,11 @@ def test_a_table_fits_the_width_and_cuts_nothing(width: int) -> None:
 
 def test_short_columns_keep_their_words_and_long_ones_split_at_slashes() -> None:
     assert wrap_cell("org_verification_required", 10, breakable=False) == ["org_verification_required"]
-    assert wrap_cell("see https://api.openai.com/v1/chat/completions now", 30) == ["see", "https://api.openai.com/v1/", "chat/completions now"]
+    # a word too long for any line starts on the line it follows: 'see' (or 'GET') is not left alone above its URL
+    assert wrap_cell("see https://api.openai.com/v1/chat/completions now", 30) == ["see https://api.openai.com/v1/", "chat/completions now"]
+    assert wrap_cell("GET http://127.0.0.1:43403/s/edge_block/v1/models/gpt-4o-mini -> 403", 50) == [
+        "GET http://127.0.0.1:43403/s/edge_block/v1/models/", "gpt-4o-mini -> 403"]
+    assert wrap_cell("a https://api.openai.com/v1/chat/completions", 20)[0] == "a"  # not "a https://": too short a head
     assert wrap_cell("a\n\nb", 10) == ["a", "", "b"]
     # Long text gives way first, then short columns down to their longest word; when nothing fits, nothing is cut.
     assert fit_widths([11, 22, 80], [11, 22, 40], [11, 16, 8], [False, False, True], 70) == [11, 19, 40]
@@ -130,3 +134,23 @@ def test_the_faq_wraps_to_the_width_and_keeps_every_word(width: int) -> None:
     faq = knowledge.load().faq
     assert squeeze(text) == squeeze(*(f"Q: {e.q}A: {e.a}" for e in faq))  # every word, in order, nothing cut
     assert text.count("\nQ: ") == len(faq) - 1
+
+
+def test_the_report_reads_at_60_columns_with_the_evidence_under_each_check(edge: Report) -> None:
+    """Too narrow for four columns (the evidence got 22 characters and every request id was split in two): each
+    check's evidence goes under its row, across the width, and the ids a user quotes stay whole on one line."""
+    text = report_text(edge, width=60, colour=False)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    ids = [f.request_id for f in edge.findings if f.request_id and f.status == "fail"]
+    assert ids and all(any(rid in line for line in lines) for rid in ids)
+    body = lines[lines.index("    evidence") + 2:]
+    titles = {s.title for s in knowledge.load().steps}
+    evidence = "".join(line.strip() for line in body if line.startswith("    "))
+    expected = [f.evidence + (f"request id {f.request_id}, cf-ray {f.cf_ray}" if f.status == "fail" else "") for f in edge.findings]
+    assert "".join(evidence.split()) == squeeze(*expected)  # every character, in order
+    rows = [line for line in body if line and not line.startswith(" ") and line not in titles]
+    assert [line.split()[0] for line in rows] == [f.check.split()[0] for f in edge.findings]
+    wide = report_text(edge, width=100, colour=False).splitlines()
+    assert next(line for line in wide if line.startswith("check")).split() == ["check", "status", "cause", "evidence"]  # a column
+    assert "    evidence" not in wide

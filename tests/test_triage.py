@@ -276,3 +276,57 @@ def test_canary_never_leaves_in_any_format(tmp_path: Path) -> None:
         outputs += [_cli(str(path), "--format", fmt).stdout for fmt in ("table", "json", "markdown")]
         for out in outputs:
             assert CANARY not in out and CANARY[8:30] not in out
+
+
+def test_plot_legend_stays_clear_of_the_bars(tmp_path: Path) -> None:
+    """With every cause in the log (the generated sample has about twenty), the legend sits beside the axes and inside
+    the figure (drawn over the axes, it hid the bars it names), and no two causes share a colour (ten colours went
+    round twice)."""
+    from why403_kit.render import triage_plot
+    from why403_kit.triage import sample
+
+    log = tmp_path / "gateway.jsonl"
+    sample.write(log, 4000)
+    report = triage(str(log))
+    assert len(report.groups) >= 15
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = triage_plot(report, tmp_path / "causes.png")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out as savefig did
+    renderer = canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), (box, ax.get_window_extent(renderer))
+    whole = fig.bbox
+    assert whole.x0 <= box.x0 and box.x1 <= whole.x1 and whole.y0 <= box.y0 and box.y1 <= whole.y1, (box, whole)
+    dated = len([g for g in report.groups if g.timeline])
+    assert len(legends[0].get_texts()) == dated
+    assert len({tuple(h.get_facecolor()) for h in legends[0].legend_handles}) == dated  # one colour per cause, none reused
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_terminal_view_fits_the_width_without_cutting_a_word(tmp_path: Path, width: int) -> None:
+    """Every line fits (the headline and each cause's heading wrap too), and the table never splits a host name or
+    an id across lines ('openrout' / 'er.ai'): a column that cannot be shown whole is left out, its values being in
+    each cause's section below the table."""
+    from why403_kit.render.triage import _cells
+    from why403_kit.triage import sample
+
+    log = tmp_path / "gateway.jsonl"
+    sample.write(log, 4000)
+    report = triage(str(log))
+    text = triage_text(report, width=width)
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
+    start = next(i for i, line in enumerate(lines) if line.startswith("cause "))
+    end = lines.index("", start)
+    whole = {word for g in report.groups for cell in _cells(g) for word in cell.split()}
+    whole |= {"cause", "count", "share", "seen", "(UTC)", "status", "hosts", "keys"}
+    table_words = {word for line in lines[start + 2:end] for word in line.split()}
+    assert table_words <= whole, sorted(table_words - whole)
+    assert {g.cause for g in report.groups} <= table_words
+    for g in report.groups:  # what the table may leave out is in the cause's own section
+        assert all(host in text for host in g.hosts) and g.first_seen in text

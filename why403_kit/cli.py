@@ -71,6 +71,8 @@ def _cmd_classify(a: argparse.Namespace) -> int:
     raw = sys.stdin.buffer.read(CLASSIFY_STDIN_LIMIT + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read(CLASSIFY_STDIN_LIMIT + 1).encode()
     if len(raw) > CLASSIFY_STDIN_LIMIT:
         raise InputError(f"stdin holds more than {CLASSIFY_STDIN_LIMIT >> 20} MiB, the most 'why403 classify' reads: classify fewer answers at a time")
+    if not raw.strip():
+        raise InputError("stdin is empty: pipe in a JSON object {status, headers, body, exception} (see 'why403 classify --help')")
     try:
         data = json.loads(raw.decode("utf-8", "replace"))
     except RecursionError:
@@ -142,7 +144,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         rows = demo_rows(lab)
     # The scenario is the cause it plays: the verdict needs a column only where it differs.
     shown = [[name, "yes" if right == "yes" else f"NO: {verdict}", fix] for name, verdict, right, fix in rows]
-    print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour()))
+    print(table(shown, ["scenario", "diagnosed", "fix"], colour=use_colour(), under="fix"))
     print(f"\n{sum(r[2] == 'yes' for r in rows)}/{len(rows)} scenarios diagnosed to their cause.")
     print(textwrap.fill("Not played: " + "; ".join(f"{k} ({v})" for k, v in NOT_PLAYED.items()) + ".", terminal_width()))
     return 0 if all(r[2] == "yes" for r in rows) else 1
@@ -208,17 +210,23 @@ class _Parser(argparse.ArgumentParser):
         super()._print_message(redact(message), file)
 
 
+def _command(sub: Any, name: str, summary: str, description: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose own --help opens with what it does (argparse shows ``help`` only in the parent's list)."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description or summary[:1].upper() + summary[1:] + ".")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="why403", description="Find out why an OpenAI / Azure OpenAI / gateway call is refused.")
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("diagnose", help="run the six steps live against a target")
+    d = _command(sub, "diagnose", "run the six steps live against a target")
     d.add_argument("--base-url", help="API base URL (default: $OPENAI_BASE_URL or https://api.openai.com/v1)")
     d.add_argument("--provider", choices=list(PROVIDER_NAMES), help="detected from the URL when omitted")
     d.add_argument("--api-key-env", help="environment variable holding the key (default OPENAI_API_KEY)")
     d.add_argument("--api-key-prompt", action="store_true", help="ask for the key at a hidden prompt instead of reading the environment")
     d.add_argument("--org", help="OpenAI-Organization id (default $OPENAI_ORG_ID)")
     d.add_argument("--project", help="OpenAI-Project id (default $OPENAI_PROJECT_ID)")
-    d.add_argument("--model", default="gpt-4o-mini")
+    d.add_argument("--model", default="gpt-4o-mini", help="model whose access step 3 checks (default gpt-4o-mini)")
     d.add_argument("--deployment", help="Azure deployment name")
     d.add_argument("--api-version", help="Azure api-version (default $OPENAI_API_VERSION)")
     d.add_argument("--allowlist", help="expected allowlist: IPs and CIDRs, comma separated")
@@ -231,37 +239,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seconds the whole run may take (default {RUN_DEADLINE_FACTOR} times --timeout, at most {MAX_DEADLINE:g})")
     d.add_argument("--ca-bundle", help="PEM file of CAs to verify TLS with, e.g. your proxy's root (default $SSL_CERT_FILE, "
                    "$REQUESTS_CA_BUNDLE, else the usual trust store)")
-    d.add_argument("--format", choices=FORMATS.names(Report), default="table")
+    d.add_argument("--format", choices=FORMATS.names(Report), default="table", help="what stdout gets (default table)")
     d.add_argument("--out", help="directory for report.json and the support bundle")
     d.set_defaults(func=_cmd_diagnose)
-    c = sub.add_parser("classify", help="classify {status, headers, body, exception} JSON read from stdin")
+    c = _command(sub, "classify", "classify {status, headers, body, exception} JSON read from stdin",
+                 "Name the cause of one refusal you already have, offline: a JSON object {status, headers, body, exception} "
+                 "on stdin (leave out what you do not have), or a list of them. Prints the cause, evidence and fix as JSON; "
+                 "exit 0 when every answer is ok, 1 when one is a refusal, 2 for bad input. Example: "
+                 "echo '{\"status\": 403, \"body\": \"<title>Just a moment...</title>\"}' | why403 classify")
     c.set_defaults(func=_cmd_classify)
-    lab = sub.add_parser("lab", help="serve the training lab on loopback")
-    lab.add_argument("--port", type=int, default=0)
+    lab = _command(sub, "lab", "serve the training lab on loopback")
+    lab.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     lab.add_argument("--scenario", default="ok", type=scenario_id, help="a cause id (see --list); 'healthy' is read as 'ok'")
-    lab.add_argument("--latency-ms", type=float, default=0.0)
+    lab.add_argument("--latency-ms", type=float, default=0.0, help="delay every answer by this many milliseconds")
     lab.add_argument("--list", action="store_true", help="list the scenarios")
     lab.add_argument("--answer-key", metavar="FILE", help="trainers: write the answer key of a class's mysteries (.md, .csv or .json) and exit")
     lab.add_argument("--seed", type=int, default=2026, help="with --answer-key: the class's seed (the notebook's class_seed)")
     lab.add_argument("--count", type=int, default=20, help="with --answer-key: how many mysteries (default 20)")
     lab.set_defaults(func=_cmd_lab)
-    demo = sub.add_parser("demo", help="start the lab and diagnose every scenario")
+    demo = _command(sub, "demo", "start the lab and diagnose every scenario")
     demo.set_defaults(func=_cmd_demo)
-    nb = sub.add_parser("notebooks", help="write the notebooks into a directory (then: jupyter lab DIR)")
+    nb = _command(sub, "notebooks", "write the notebooks into a directory (then: jupyter lab DIR)")
     nb.add_argument("--out", required=True, help="directory to write the notebooks into (created when missing)")
     nb.add_argument("--force", action="store_true", help="overwrite notebooks that already exist there")
     nb.set_defaults(func=_cmd_notebooks)
-    ex = sub.add_parser("export", help="write the runbook or the FAQ as one self-contained HTML page (opens offline)")
+    ex = _command(sub, "export", "write the runbook or the FAQ as one self-contained HTML page (opens offline)")
     ex.add_argument("document", choices=["runbook", "faq"])
     ex.add_argument("--out", required=True, help="directory to write runbook.html or faq.html into")
     ex.add_argument("--report", help="runbook: replay this report.json (why403 diagnose --out) instead of running the lab")
     ex.add_argument("--scenario", default="edge_block", help="runbook: lab scenario to run the runbook against (default edge_block)")
     ex.add_argument("--notebook", help="runbook: the runbook notebook (default: the one shipped with why403-kit)")
     ex.set_defaults(func=_cmd_export)
-    tr = sub.add_parser("triage", help="group the refusals in logs of any size by cause (offline: HAR, JSON Lines, CSV, Parquet, logs)")
+    tr = _command(sub, "triage", "group the refusals in logs of any size by cause (offline: HAR, JSON Lines, CSV, Parquet, logs)")
     tr.add_argument("files", nargs="+", metavar="FILE",
                     help="HAR, JSON Lines, JSON array, CSV, Parquet or log file, .gz/.zst too; a glob or a directory; '-' = stdin")
-    tr.add_argument("--format", choices=FORMATS.names(TriageReport), default="table")
+    tr.add_argument("--format", choices=FORMATS.names(TriageReport), default="table", help="what stdout gets (default table)")
     tr.add_argument("--engine", choices=ENGINE_NAMES, default="auto",
                     help="auto: DuckDB for JSON Lines/CSV/Parquet files, the streaming reader otherwise; spark: $WHY403_SPARK_MASTER or local[*]")
     tr.add_argument("--field", action="append", metavar="NAME=PATH",
@@ -273,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                     help="a progress bar on stderr (default: when stderr is a terminal)")
     tr.set_defaults(func=_cmd_triage)
-    faq = sub.add_parser("faq", help="print the FAQ from the knowledge base")
+    faq = _command(sub, "faq", "print the FAQ from the knowledge base")
     faq.set_defaults(func=lambda a: print(faq_text()) or 0)
     return p
 

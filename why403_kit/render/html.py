@@ -31,6 +31,9 @@ VIEW_MIME = "application/vnd.why403.view+json"  # what a displayed view shows, f
 # One look for every table the views draw (findings, what the wire answered, the summary by step).
 _TD = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
 _TH = f"text-align:left;padding:3px 6px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']};white-space:nowrap"
+# The table itself: its own layout, since JupyterLab's output CSS fixes it (`.jp-RenderedHTMLCommon table {table-layout: fixed}`),
+# which splits the width evenly and leaves the evidence as narrow as an empty column.
+_TABLE = "border-collapse:collapse;table-layout:auto;width:100%"
 
 
 def _head(labels: Iterable[str]) -> str:
@@ -122,7 +125,7 @@ def findings_html(source: Report | Iterable[Finding], *, columns: list[str] | No
                 cells.append(f'<td class="why403-col-{c}" data-label="{html.escape(LABELS.get(c, c))}" style="{style}">'
                              f"{_cell(f, c, kb)}</td>")
             body.append(f'<tr data-status="{f.status}">{"".join(cells)}</tr>')
-    table = (f'<table class="why403-table why403-findings-table" style="border-collapse:collapse;font-size:12.5px;line-height:1.35;width:100%">'
+    table = (f'<table class="why403-table why403-findings-table" style="{_TABLE};font-size:12.5px;line-height:1.35">'
              f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     return redact(table + (_fixes_html(items) if with_fixes else ""))
 
@@ -162,7 +165,7 @@ def exchanges_html(exchanges: Iterable[Exchange], base_url: str = "") -> str:
         rows.append("<tr>" + "".join(f'<td data-label="{h}" style="{_TD};{st}">{c}</td>' for h, st, c in zip(heads, styles, cells, strict=True))
                     + "</tr>")
     head = _head(heads)
-    return redact(f'<table class="why403-table why403-exchanges" style="border-collapse:collapse;font-size:12.5px;width:100%">'
+    return redact(f'<table class="why403-table why403-exchanges" style="{_TABLE};font-size:12.5px">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -180,7 +183,7 @@ def summary_html(report: Report) -> str:
                     f'<td style="{_TD};{STATUS_STYLE.get(worst, "")}" data-label="result">{html.escape(status_words(found))}</td>'
                     f'<td style="{_TD}" data-label="did not pass">{problems}</td></tr>')
     head = _head(("step", "result", "did not pass"))
-    return redact(f'<table class="why403-table why403-summary" style="border-collapse:collapse;font-size:13px;width:100%">'
+    return redact(f'<table class="why403-table why403-summary" style="{_TABLE};font-size:13px">'
                   f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -188,14 +191,15 @@ def verdict_html(verdict: Verdict | None, *, running: bool = False) -> str:
     """The verdict box: most likely cause, what it means, the fix, and which check decided it."""
     if verdict is None:
         text = "Running…" if running else "No diagnosis yet: fill in the target (or use the training lab) and press <b>Run all steps</b>."
-        return (f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {PALETTE["idle"]};'
+        return (f'<div class="why403-verdict-box" style="padding:8px 12px;line-height:1.45;border-left:6px solid {PALETTE["idle"]};'
                 f'background:{PALETTE["idle-soft"]}">{text}</div>')
     ok = verdict.cause == "ok"
     colour, bg = (PALETTE["good"], PALETTE["good-soft"]) if ok else (PALETTE["bad"], PALETTE["bad-soft"])
     title = html.escape(verdict.title or verdict.cause)
     decided = decided_by(verdict)
     return redact(
-        f'<div class="why403-verdict-box" style="padding:8px 12px;border-left:6px solid {colour};background:{bg}">'
+        # a line-height of its own: in the panel, ipywidgets' HTML widget sets its row height (28 px) as line-height
+        f'<div class="why403-verdict-box" style="padding:8px 12px;line-height:1.45;border-left:6px solid {colour};background:{bg}">'
         f'<div style="font-size:15px"><b>Verdict:</b> <code class="why403-id">{html.escape(verdict.cause)}</code> · {title}'
         f' <span style="color:{PALETTE["muted"]}">(confidence {verdict.confidence:.0%})</span></div>'
         f'<div style="margin-top:4px">{html.escape(verdict.summary)}</div>'

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import threading
 import time
 from typing import Any, TextIO
@@ -23,7 +24,7 @@ from .. import knowledge
 from ..model import Finding
 from ..redact import redact
 from ..triage import Meters
-from .text import STATUS_COLOUR, is_terminal, paint
+from .text import STATUS_COLOUR, is_terminal, paint, terminal_width
 from .words import worst_status
 
 ERASE = "\r\x1b[K"  # back to the start of the line, then clear it
@@ -39,6 +40,18 @@ def progress_delay(default: float = 1.0) -> float:
         return default
 
 
+def _row_width(stream: TextIO) -> int:
+    """Columns of a row: ``$COLUMNS`` or the terminal's, as for the report; 80 for a terminal that reports no size
+    (0 x 0, some CI consoles), as for the bars."""
+    if not os.environ.get("COLUMNS", "").strip().isdigit():
+        try:
+            if os.get_terminal_size(stream.fileno()).columns == 0:
+                return 80
+        except (AttributeError, OSError, ValueError):
+            return 80
+    return terminal_width(stream)
+
+
 class TerminalLine:
     """The shared core: a stream, the moment it started, whether anything was drawn, writes that never raise."""
 
@@ -47,6 +60,13 @@ class TerminalLine:
         self.delay = progress_delay() if delay is None else delay
         self.started = time.monotonic()
         self.shown = False
+        self.width = _row_width(stream)
+
+    def one_line(self, text: str) -> str:
+        """``text`` cut to fit one row of the terminal: a line rewritten in place must not wrap, or erasing it would
+        clear only its last row and leave the rest on screen."""
+        room = self.width - 1  # some terminals wrap on the last column
+        return text if len(text) <= room else text[: room - 1] + "…"
 
     def due(self) -> bool:
         """True once the quiet first ``delay`` seconds are over."""
@@ -87,7 +107,7 @@ class StepProgress:
 
     def _status(self) -> str:
         names = ", ".join(self.title(s) for s in self.running)
-        return f"{ERASE}  running: {names} …" if names else ERASE
+        return ERASE + self.line.one_line(f"  running: {names} …") if names else ERASE
 
     def _show(self) -> None:
         with self._lock:
@@ -109,7 +129,11 @@ class StepProgress:
             said = "all passed" if worst == "pass" and counts["skipped"] == 0 else ", ".join(f"{n} {w}" for w, n in counts.items() if n)
             mark = paint(_MARK.get(worst, "✓"), STATUS_COLOUR.get(worst, ""), self.colour)
             checks = f"{len(findings)} check" + ("s" if len(findings) != 1 else "")
-            line = f"{ERASE}  {mark} {self.title(step)}: {checks}, {said} ({time.perf_counter() - started:.1f} s)\n"
+            # wrapped between words under the step's title: the terminal would wrap it anywhere ('1 s' / 'kipped')
+            took = f"({time.perf_counter() - started:.1f}\u00a0s)"  # a no-break space: '(0.0' and 's)' stay together
+            words = textwrap.wrap(f"{self.title(step)}: {checks}, {said} {took}",
+                                  max(20, self.line.width - 5), break_long_words=False, break_on_hyphens=False)
+            line = ERASE + f"  {mark} " + "\n    ".join(words) + "\n"
             self.done.append(line)
             if self.line.shown:
                 self.line.write(line + self._status())
@@ -129,7 +153,7 @@ class StatusLine:
     def __call__(self, message: str) -> None:
         if self.line.due():
             self.line.shown = True
-            self.line.write(f"{ERASE}why403: {redact(message)}")
+            self.line.write(ERASE + self.line.one_line(f"why403: {redact(message)}"))
 
     def close(self) -> None:
         """Erase the status line (the command's own output follows on a clean line)."""

@@ -24,6 +24,7 @@ PROSE_WIDTH = 100  # the verdict and the fixes above the table: longer lines of 
 MIN_WIDTH = 40  # narrower than this and no table reads; lines then run past the edge rather than lose text
 GAP = "  "
 LONG_FLOOR = 40  # a column of long text (evidence, fix) keeps this many characters (a request id is 36) before short ones wrap
+UNDER_INDENT = "    "  # a long column printed under its row (a narrow terminal: see table's ``under``)
 # Columns of long text: they may break inside a word (URLs, header dumps); the others wrap between words only.
 LONG_COLUMNS = frozenset({"evidence", "fix", "example", "summary", "title", "hosts"})
 
@@ -83,9 +84,18 @@ def _split_word(word: str, width: int) -> list[str]:
     return [*pieces, word] if word else pieces
 
 
+def _head_piece(word: str, room: int) -> int:
+    """Where to cut ``word`` so its head fills ``room`` characters left on a line: after its last slash, comma…
+    in the last half of that room (0 when there is none, or too little room to be worth it: 'https://' alone reads badly)."""
+    if room < 8:
+        return 0
+    return max((i + 1 for i in range(room // 2, room) if word[i] in _BREAK_AFTER), default=0)
+
+
 def wrap_cell(cell: str, width: int, *, breakable: bool = True) -> list[str]:
-    """``cell`` in lines of at most ``width``, between words; a longer word gets a line of its own and, only when
-    ``breakable``, is split across lines. Nothing is cut; blank lines and line breaks in the cell are kept."""
+    """``cell`` in lines of at most ``width``, between words; a longer word is, only when ``breakable``, split across
+    lines, starting on the line it follows ('GET' is not left alone above its URL); otherwise it gets a line of its
+    own. Nothing is cut; blank lines and line breaks in the cell are kept."""
     lines: list[str] = []
     for paragraph in cell.splitlines() or [""]:
         current = ""
@@ -93,6 +103,9 @@ def wrap_cell(cell: str, width: int, *, breakable: bool = True) -> list[str]:
             if current and len(current) + 1 + len(word) <= width:
                 current += " " + word
                 continue
+            if current and breakable and len(word) > width and (cut := _head_piece(word, width - len(current) - 1)):
+                current += " " + word[:cut]
+                word = word[cut:]
             if current:
                 lines.append(current)
             if len(word) > width and breakable:
@@ -127,29 +140,42 @@ def fit_widths(natural: Sequence[int], floors: Sequence[int], minimums: Sequence
     return widths
 
 
+def _longest(values: list[str], measure: str = "line") -> int:
+    pieces = [p for v in values for p in (v.splitlines() if measure == "line" else _words(v))]
+    return max((len(p) for p in pieces), default=0)
+
+
+def _column_widths(cells: list[list[str]], heads: list[str], long: list[bool], total: int) -> tuple[list[int], list[int]]:
+    """Each column's width within ``total`` characters, and the floor of each (what a long column keeps if it can)."""
+    n = len(heads)
+    natural = [max(len(heads[i]), _longest([r[i] for r in cells])) for i in range(n)]
+    word = [max(_longest([heads[i]], "word"), _longest([r[i] for r in cells], "word")) for i in range(n)]
+    minimums = [min(natural[i], max(8, _longest([heads[i]], "word"))) if long[i] else word[i] for i in range(n)]
+    floors = [min(natural[i], max(LONG_FLOOR, minimums[i])) for i in range(n)]
+    return fit_widths(natural, floors, minimums, long, total - len(GAP) * (n - 1)), floors
+
+
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int | None = None, colour: bool = False,
-          long_columns: Collection[str] = LONG_COLUMNS, headings: Sequence[str] | None = None) -> str:
+          long_columns: Collection[str] = LONG_COLUMNS, headings: Sequence[str] | None = None, under: str | None = None) -> str:
     """Rows under headers, fitted to ``width`` columns (the terminal's when None): cells wrap, nothing is cut.
 
     Columns named in ``long_columns`` hold long text and give way first. ``headings``, one per row, starts a
     titled group (a blank line, then the heading) wherever it changes: the step of a finding, for instance.
-    A column called ``status`` is coloured by its value when ``colour`` is on.
+    A column called ``status`` is coloured by its value when ``colour`` is on. ``under`` names a long column that,
+    when the width cannot give it its floor (a narrow terminal), goes under each row, indented, across the whole
+    width, instead of in a sliver that would split every id in it.
     """
     total = width or terminal_width()
     cells = [[redact(str(c)) for c in row] for row in rows]
     heads = [str(h) for h in headers]
-    n = len(heads)
     long = [h in long_columns for h in heads]
-
-    def longest(values: list[str], measure: str = "line") -> int:
-        pieces = [p for v in values for p in (v.splitlines() if measure == "line" else _words(v))]
-        return max((len(p) for p in pieces), default=0)
-
-    natural = [max(len(heads[i]), longest([r[i] for r in cells])) for i in range(n)]
-    word = [max(longest([heads[i]], "word"), longest([r[i] for r in cells], "word")) for i in range(n)]
-    minimums = [min(natural[i], max(8, longest([heads[i]], "word"))) if long[i] else word[i] for i in range(n)]
-    floors = [min(natural[i], max(LONG_FLOOR, minimums[i])) for i in range(n)]
-    widths = fit_widths(natural, floors, minimums, long, total - len(GAP) * (n - 1))
+    widths, floors = _column_widths(cells, heads, long, total)
+    below: list[str] = []
+    if under in heads and widths[(k := heads.index(under))] < floors[k]:
+        below = [r[k] for r in cells]
+        cells, heads, long = [r[:k] + r[k + 1:] for r in cells], heads[:k] + heads[k + 1:], long[:k] + long[k + 1:]
+        widths, _ = _column_widths(cells, heads, long, total)
+    n = len(heads)
 
     def line(parts: Sequence[str], styles: Sequence[str] = ()) -> str:
         padded = [p.ljust(w) for p, w in zip(parts, widths, strict=True)]
@@ -157,7 +183,10 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int |
             padded = [paint(p, s, True) if s else p for p, s in zip(padded, [*styles, *[""] * n], strict=False)]
         return GAP.join(padded).rstrip()
 
-    out = [line(heads, ["bold"] * n), line(["-" * w for w in widths])]
+    out = [line(heads, ["bold"] * n)]
+    if below:
+        out.append(paint(UNDER_INDENT + str(under), "bold", colour))
+    out.append(line(["-" * w for w in widths]))
     status_at = heads.index("status") if "status" in heads else -1
     current: str | None = None
     for r, row in enumerate(cells):
@@ -170,6 +199,8 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str], *, width: int |
             styles[status_at] = STATUS_COLOUR.get(row[status_at], "")
         for k in range(max(len(w) for w in wrapped)):
             out.append(line([w[k] if k < len(w) else "" for w in wrapped], styles if k == 0 else ()))
+        if below and below[r]:
+            out += [(UNDER_INDENT + piece).rstrip() for piece in wrap_cell(below[r], max(1, total - len(UNDER_INDENT)))]
     return "\n".join(out)
 
 
@@ -223,7 +254,7 @@ def report_text(report: Report, *, width: int | None = None, colour: bool | None
             evidence += "\n" + ids
         rows.append([f.check, f.status, f.cause, evidence])
     body = table(rows, ["check", "status", "cause", "evidence"], width=total, colour=paint_on,
-                 headings=[kb.step_title(f.step) for f in report.findings])
+                 headings=[kb.step_title(f.step) for f in report.findings], under="evidence")
     return redact("\n".join(head) + "\n\n" + body)
 
 

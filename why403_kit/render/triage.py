@@ -7,6 +7,7 @@ masked, then serialized); pandas and matplotlib are imported only inside the fun
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from .markdown import cell
 from .text import PROSE_WIDTH, labelled, table, terminal_width
 
 _COLUMNS = ["cause", "count", "share", "seen (UTC)", "status", "hosts", "keys"]
+# Left out of the terminal table, in this order, when it cannot show them whole within the width (a host name cut in
+# two reads as two hosts): each cause's section below the table lists its hosts and times anyway.
+_OPTIONAL_COLUMNS = ("hosts", "seen (UTC)")
 
 
 def _seen(g: CauseGroup) -> str:
@@ -46,16 +50,34 @@ def headline(report: TriageReport) -> str:
             + (", stopped early" if report.truncated else ""))
 
 
+def _fitted_table(groups: list[CauseGroup], width: int) -> str:
+    """The table of causes in ``width`` columns, no cell split inside a word: the optional columns go, one at a time,
+    until it fits (or none is left to drop: the lines then run long, as :func:`.text.table` lets them)."""
+    names, rows = list(_COLUMNS), [_cells(g) for g in groups]
+    for drop in (None, *_OPTIONAL_COLUMNS):
+        if drop is not None:
+            at = names.index(drop)
+            names, rows = names[:at] + names[at + 1:], [r[:at] + r[at + 1:] for r in rows]
+        drawn = table(rows, names, width=width, long_columns=())
+        if max(len(line) for line in drawn.splitlines()) <= width:
+            break
+    return drawn
+
+
+def _fill(text: str, width: int) -> str:
+    return textwrap.fill(text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+
 def triage_text(report: TriageReport, *, width: int | None = None) -> str:
     """The terminal view: the headline, one row per cause (fitted to the width), then each cause's example and fix once."""
     cols = width or terminal_width()
     prose = min(cols, PROSE_WIDTH)
-    lines = [headline(report)]
+    lines = [_fill(headline(report), prose)]
     lines += [labelled("note", n, prose) for n in report.notes]
     if report.groups:
-        lines += ["", table([_cells(g) for g in report.groups], _COLUMNS, width=cols, long_columns={"hosts"})]
+        lines += ["", _fitted_table(report.groups, cols)]
         for g in report.groups:
-            lines += ["", f"{g.cause} ({g.count}): {g.title}"]
+            lines += ["", _fill(f"{g.cause} ({g.count}): {g.title}", prose)]
             if g.first_seen:
                 lines.append(labelled("seen", g.first_seen if g.last_seen in ("", g.first_seen) else f"{g.first_seen} → {g.last_seen}", prose))
             for label, values in (("hosts", g.hosts), ("models", g.models)):
@@ -104,9 +126,10 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
         matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 4), layout="constrained")
-    ax = fig.add_subplot()
     causes = [g for g in report.groups if g.timeline]
+    # The legend goes beside the axes (over them it hid the bars) and the figure grows to hold one line per cause.
+    fig = Figure(figsize=(11, max(4.0, 0.6 + 0.19 * len(causes))), layout="constrained")
+    ax = fig.add_subplot()
     if causes:
         buckets = sorted({t for g in causes for t, _ in g.timeline})
         from datetime import datetime
@@ -114,12 +137,14 @@ def triage_plot(report: TriageReport, path: str | Path | None = None) -> Any:
         xs = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in buckets]
         bottom = [0] * len(buckets)
         width = (1 / 24 if report.bucket == "hour" else 1.0) * 0.9
-        for g in causes:
+        palette = matplotlib.colormaps["tab20"]  # 20 colours: one per cause (the default ten went round twice)
+        for i, g in enumerate(causes):
             counts = dict(g.timeline)
             ys = [counts.get(t, 0) for t in buckets]
-            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge")  # type: ignore[arg-type]
+            ax.bar(xs, ys, width=width, bottom=bottom, label=f"{g.cause} ({g.count})", align="edge",  # type: ignore[arg-type]
+                   color=palette(i % palette.N))
             bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
-        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        fig.legend(loc="outside right upper", fontsize="small", frameon=False)
         fig.autofmt_xdate()
     else:
         ax.text(0.5, 0.5, "no dated refusals", ha="center", va="center", transform=ax.transAxes)

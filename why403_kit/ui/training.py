@@ -161,8 +161,9 @@ class TrainingLab(widgets.VBox):
         def flag(name: str) -> str:  # a line may wrap between words, never inside an option's name
             return f"<span style='white-space:nowrap'>{name}</span>"
 
+        # line-height of its own: ipywidgets' HTML sets the widget row's (28 px), which spread 12 px text over double spacing
         self.header.value = (f"<div style='font-size:15px'><b>Mystery #{m.number}</b> · target <code>{url}</code>"
-                             f"</div><div style='font-size:12px;color:{PALETTE['subtle']}'>Any key works in the lab (it never checks a "
+                             f"</div><div style='font-size:12px;line-height:1.5;color:{PALETTE['subtle']}'>Any key works in the lab (it never checks a "
                              f"key's value), e.g. <code>{LAB_KEY}</code>. The lab's certificates come from its own CA, <code>{ca}</code>. "
                              "Diagnose it yourself too: the panel (<code>board.panel()</code>), or in a terminal "
                              f"<code>why403 diagnose {flag('--base-url')} {url} {flag('--ca-bundle')} {ca}</code> "
