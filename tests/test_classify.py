@@ -352,6 +352,10 @@ def test_an_identifier_inside_a_module_path_is_not_an_error_code() -> None:
                                                              "text-embedding-3-large."}}, "wrong_endpoint"),  # Azure: wrong deployment kind
     (503, {"error": {"message": "No available channels for model gpt-4o in group default", "type": "new_api_error"}},
      "model_access_denied"),  # a relay with no upstream for the model
+    (401, {"error": {"message": "Your IP address 1.2.3.4 is not authorized to access this organization."}}, "ip_not_allowed"),
+    (403, {"code": "KeyBasedAuthenticationNotPermitted", "message": "Key based authentication is not permitted on this account."},
+     "auth_method_disabled"),
+    (400, {"error": {"message": "max_tokens is too large: 100000. This model supports at most 16384 completion tokens"}}, "request_too_large"),
     (None, {"id": "c-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]},
      "ok"),  # a pasted answer: no status, but the API's own success object
 ])
