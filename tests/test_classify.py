@@ -348,8 +348,23 @@ def test_an_identifier_inside_a_module_path_is_not_an_error_code() -> None:
     (None, {"detail": "Not Found"}, "wrong_endpoint"),  # FastAPI's own 404 for a route it lacks (a doubled /v1)
     (429, {"message": "Tokens per minute limit exceeded - too many tokens processed."}, "rate_limited"),
     (None, {"id": "msg_01", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "Hi"}]}, "ok"),
+    (400, {"error": {"code": "OperationNotSupported", "message": "The chatCompletion operation does not work with the specified model, "
+                                                             "text-embedding-3-large."}}, "wrong_endpoint"),  # Azure: wrong deployment kind
+    (503, {"error": {"message": "No available channels for model gpt-4o in group default", "type": "new_api_error"}},
+     "model_access_denied"),  # a relay with no upstream for the model
+    (401, {"error": {"message": "Your IP address 1.2.3.4 is not authorized to access this organization."}}, "ip_not_allowed"),
+    (403, {"code": "KeyBasedAuthenticationNotPermitted", "message": "Key based authentication is not permitted on this account."},
+     "auth_method_disabled"),
+    (400, {"error": {"message": "max_tokens is too large: 100000. This model supports at most 16384 completion tokens"}}, "request_too_large"),
     (None, {"id": "c-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]},
      "ok"),  # a pasted answer: no status, but the API's own success object
 ])
 def test_generic_types_give_way_and_provider_families_are_read(status: int | None, error: dict[str, object], cause: str) -> None:
     assert classify(status, {}, json.dumps(error, ensure_ascii=False)).cause == cause
+
+
+def test_the_sdk_status_prefix_is_not_an_edge_page_and_a_refused_proxy_tunnel_is_the_proxy() -> None:
+    # "Error code: 503 - {...}" is how openai-python prints any 5xx: the relay's own message decides, not the prefix
+    relay = "openai.InternalServerError: Error code: 503 - {'error': {'message': 'No available channels for model x in group default'}}"
+    assert classify(None, {}, "", relay).cause == "model_access_denied"
+    assert classify(None, {}, "", "curl: (56) CONNECT tunnel failed, response 407").cause == "proxy_block"
