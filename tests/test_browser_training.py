@@ -8,24 +8,23 @@ artifacts/browser-04_training-run-all.png and artifacts/browser-04_training-answ
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser_lab import (
+from tests._browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     NOTEBOOKS,
     PANEL_MS,
     JupyterLab,
     _dismiss_toasts,
-    _is_loopback,
+    loopback_page,
     open_notebook,
     run_all_cells,
+    serve,
 )
 from tests.test_classroom import named_causes, provider_says
 from why403_kit import knowledge
@@ -52,108 +51,76 @@ def _class_seed() -> int:
 
 
 @pytest.fixture()
-def jupyter_lab(tmp_path: Path) -> JupyterLab:  # type: ignore[misc]
-    server = JupyterLab(tmp_path)
-    try:
-        server.start()
-        yield server  # type: ignore[misc]
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.stop()
+def jupyter_lab(tmp_path: Path) -> Iterator[JupyterLab]:
+    with serve(tmp_path) as server:
+        yield server
 
 
 @pytest.mark.timeout(600)
 def test_training_notebook_answers_nothing_until_a_trainee_does(jupyter_lab: JupyterLab) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does it)")
-    from playwright.sync_api import Route, expect, sync_playwright
+    from playwright.sync_api import expect
 
     first, second = deal(_class_seed(), 2)
     kb = knowledge.load()
-    external: list[str] = []
-
-    def gate(route: Route) -> None:
-        if _is_loopback(route.request.url):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
-
     ARTIFACTS.mkdir(exist_ok=True)
-    failure_shot = ARTIFACTS / "browser-04_training-failure.png"
-    for stale in (RUN_ALL_SHOT, ANSWERED_SHOT, failure_shot):
+    for stale in (RUN_ALL_SHOT, ANSWERED_SHOT):
         stale.unlink(missing_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.route("**/*", gate)
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            try:
-                open_notebook(page, jupyter_lab, NOTEBOOK)
-                _dismiss_toasts(page)
+    with loopback_page(1400, failure_shot=ARTIFACTS / "browser-04_training-failure.png", server=jupyter_lab) as (page, traffic):
+        open_notebook(page, jupyter_lab, NOTEBOOK)
+        _dismiss_toasts(page)
 
-                # The trainer: Run > Run All Cells, then every cell finished
-                board = run_all_cells(page, ".why403-training")
+        # The trainer: Run > Run All Cells, then every cell finished
+        board = run_all_cells(page, ".why403-training")
 
-                expect(board.locator(".why403-mystery")).to_contain_text("Mystery #1")
-                expect(board.locator(".why403-mystery")).to_contain_text("Any key works")
-                expect(board.locator(".why403-mystery")).to_contain_text(f"--ca-bundle {LAB_CA}")  # to diagnose it by hand
-                note = board.locator(".why403-mystery .widget-html-content > div", has_text="Any key works")
-                spacing = note.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) / parseFloat(getComputedStyle(e).fontSize)")
-                assert spacing <= 1.6, spacing  # ipywidgets' 28 px row height gave the 12 px note double spacing
-                expect(board.locator(".why403-evidence table tr").nth(1)).to_be_visible()
-                expect(board.locator(".why403-score")).to_have_text("")
-                expect(board.locator(".why403-feedback")).to_have_text("")
-                shown = page.evaluate(OUTPUT_TEXT)
-                for giveaway in ("Right", "Not quite", "Score", "points"):
-                    assert giveaway not in shown, giveaway
-                assert named_causes(shown) <= provider_says(first), (first, named_causes(shown))
-                urls = re.findall(r"https?://127\.0\.0\.1:\d+/\S*", shown)
-                assert urls and all(OPAQUE.match(u) for u in urls), urls
-                first_url = OPAQUE.search(board.locator(".why403-mystery").inner_text())
-                assert first_url is not None
-                # the training panel's picker lists mysteries by number, never a cause
-                picker = page.locator(".why403-panel .why403-scenario select option")
-                assert [t.replace("\xa0", " ") for t in picker.all_text_contents()] == ["mystery #1"]  # ipywidgets shows nbsp
-                _dismiss_toasts(page)
-                board.scroll_into_view_if_needed()
-                page.screenshot(path=str(RUN_ALL_SHOT))
+        expect(board.locator(".why403-mystery")).to_contain_text("Mystery #1")
+        expect(board.locator(".why403-mystery")).to_contain_text("Any key works")
+        expect(board.locator(".why403-mystery")).to_contain_text(f"--ca-bundle {LAB_CA}")  # to diagnose it by hand
+        note = board.locator(".why403-mystery .widget-html-content > div", has_text="Any key works")
+        spacing = note.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) / parseFloat(getComputedStyle(e).fontSize)")
+        assert spacing <= 1.6, spacing  # ipywidgets' 28 px row height gave the 12 px note double spacing
+        expect(board.locator(".why403-evidence table tr").nth(1)).to_be_visible()
+        expect(board.locator(".why403-score")).to_have_text("")
+        expect(board.locator(".why403-feedback")).to_have_text("")
+        shown = page.evaluate(OUTPUT_TEXT)
+        for giveaway in ("Right", "Not quite", "Score", "points"):
+            assert giveaway not in shown, giveaway
+        assert named_causes(shown) <= provider_says(first), (first, named_causes(shown))
+        urls = re.findall(r"https?://127\.0\.0\.1:\d+/\S*", shown)
+        assert urls and all(OPAQUE.match(u) for u in urls), urls
+        first_url = OPAQUE.search(board.locator(".why403-mystery").inner_text())
+        assert first_url is not None
+        # the training panel's picker lists mysteries by number, never a cause
+        picker = page.locator(".why403-panel .why403-scenario select option")
+        assert [t.replace("\xa0", " ") for t in picker.all_text_contents()] == ["mystery #1"]  # ipywidgets shows nbsp
+        _dismiss_toasts(page)
+        board.scroll_into_view_if_needed()
+        page.screenshot(path=str(RUN_ALL_SHOT))
 
-                # The trainee: New mystery brings mystery #2 and its own evidence
-                board.locator(".why403-new-mystery").first.click()
-                expect(board.locator(".why403-mystery")).to_contain_text("Mystery #2", timeout=PANEL_MS)
-                expect(board.locator(".why403-evidence")).to_contain_text("Evidence for mystery #2", timeout=PANEL_MS)
-                second_url = OPAQUE.search(board.locator(".why403-mystery").inner_text())
-                assert second_url is not None and second_url.group(0) != first_url.group(0)
-                assert first_url.group(0) not in board.inner_text()
-                expect(board.locator(".why403-feedback")).to_contain_text("#1 was left without an answer")
-                expect(picker).to_have_count(2)
+        # The trainee: New mystery brings mystery #2 and its own evidence
+        board.locator(".why403-new-mystery").first.click()
+        expect(board.locator(".why403-mystery")).to_contain_text("Mystery #2", timeout=PANEL_MS)
+        expect(board.locator(".why403-evidence")).to_contain_text("Evidence for mystery #2", timeout=PANEL_MS)
+        second_url = OPAQUE.search(board.locator(".why403-mystery").inner_text())
+        assert second_url is not None and second_url.group(0) != first_url.group(0)
+        assert first_url.group(0) not in board.inner_text()
+        expect(board.locator(".why403-feedback")).to_contain_text("#1 was left without an answer")
+        expect(picker).to_have_count(2)
 
-                # a hint, then the right answer: feedback and score appear, the hint is counted
-                board.locator(".why403-hint").first.click()
-                expect(board.locator(".why403-hints")).to_contain_text("HTTP status")
-                expect(board.locator(".why403-hint").first).to_contain_text("Hint 2 of 4")
-                assert named_causes(page.evaluate(OUTPUT_TEXT)) <= provider_says(second)
-                answer = board.locator(".why403-answer select")
-                labels = [t.replace("\xa0", " ") for t in answer.locator("option").all_text_contents()]
-                answer.select_option(index=labels.index(f"{second}: {kb.cause(second).title}"))
-                board.locator(".why403-check").first.click()
-                expect(board.locator(".why403-feedback")).to_contain_text("Right", timeout=PANEL_MS)
-                expect(board.locator(".why403-score")).to_contain_text("3 of 8 points · 1 of 1 solved · 1 hint used · 1 skipped")
-                _dismiss_toasts(page)
-                board.scroll_into_view_if_needed()
-                page.screenshot(path=str(ANSWERED_SHOT))
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    page.screenshot(path=str(failure_shot), full_page=True)
-                print(jupyter_lab.log_tail())
-                raise
-            context.close()
-        finally:
-            browser.close()
-    assert external == [], f"the page tried to reach beyond loopback: {sorted(set(external))}"
+        # a hint, then the right answer: feedback and score appear, the hint is counted
+        board.locator(".why403-hint").first.click()
+        expect(board.locator(".why403-hints")).to_contain_text("HTTP status")
+        expect(board.locator(".why403-hint").first).to_contain_text("Hint 2 of 4")
+        assert named_causes(page.evaluate(OUTPUT_TEXT)) <= provider_says(second)
+        answer = board.locator(".why403-answer select")
+        labels = [t.replace("\xa0", " ") for t in answer.locator("option").all_text_contents()]
+        answer.select_option(index=labels.index(f"{second}: {kb.cause(second).title}"))
+        board.locator(".why403-check").first.click()
+        expect(board.locator(".why403-feedback")).to_contain_text("Right", timeout=PANEL_MS)
+        expect(board.locator(".why403-score")).to_contain_text("3 of 8 points · 1 of 1 solved · 1 hint used · 1 skipped")
+        _dismiss_toasts(page)
+        board.scroll_into_view_if_needed()
+        page.screenshot(path=str(ANSWERED_SHOT))
+    assert traffic.external == [], f"the page tried to reach beyond loopback: {sorted(set(traffic.external))}"
     t0 = time.monotonic()
     rc, clean = jupyter_lab.stop()
     assert clean and rc == 0, f"jupyter lab did not stop cleanly ({rc}) in {time.monotonic() - t0:.1f}s:\n{jupyter_lab.log_tail()}"
