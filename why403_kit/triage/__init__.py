@@ -51,7 +51,7 @@ def triage(source: Any, *, engine: str = "auto", fields: FieldMap | list[str] | 
     ``duckdb`` or ``spark``. ``fields``: where the status, body, time... sit (``["status=response.status"]``, a preset
     name such as ``"litellm"``, or a FieldMap). ``max_events``: read at most this many records (everything otherwise).
     ``per_event``: write each event's cause to this .parquet or .csv file. ``progress``: a factory of meters that
-    show how far the reading got (``why403_kit.render.progress.bars()``: a bar on stderr when it is a terminal).
+    show how far the reading got (``bars()`` from ``why403_kit.render.progress``: a bar on stderr when it is a terminal).
     Bad input raises InputError.
     """
     opts = Options(engine=engine, fields=_field_map(fields), max_events=max_events, per_event=Path(per_event) if per_event else None,
