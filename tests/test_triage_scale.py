@@ -194,6 +194,8 @@ def test_per_event_output_joins_back(tmp_path: Path, generated: Path, suffix: st
         assert {c: n for c, (n, _) in by_cause.items()} == dict(_counts(report)), engine
         assert all(n == ids for n, ids in by_cause.values())  # one row per event, each its own request id
         assert joined == report.events
+        with duckdb.connect() as con:  # every row names the file it came from, as the command line named it
+            assert con.execute(f"SELECT DISTINCT source FROM {reader}('{out}')").fetchall() == [(str(generated),)], engine
 
 
 def test_plot_json_shape_and_callable_package(tmp_path: Path, generated: Path) -> None:

@@ -38,6 +38,7 @@ from ._reduce import Reduction, SigStats, judge
 from ._signature import KEY_PATTERN, line_pattern
 
 MEMORY_LIMIT = "512MB"  # DuckDB spills to disk past this: a 10-million-line log stays well under 1 GB
+FILE_COLUMN = "_why403_source_file"  # the file a record came from (per-event output), a name no log's own column takes
 
 
 def _q(text: str) -> str:
@@ -74,8 +75,10 @@ def _time_sql(raw: str) -> str:
             f"{_q(TS_PATTERN)}, 0), ''), ',', '.') AS TIMESTAMPTZ), try_strptime({raw}, '%a, %d %b %Y %H:%M:%S GMT')::TIMESTAMPTZ) END")
 
 
-def _events_sql(source_sql: str, fields: FieldMap) -> str:
-    """One row per non-blank record: its signature, example text and the per-event fields."""
+def _events_sql(source_sql: str, fields: FieldMap, with_file: bool = False) -> str:
+    """One row per non-blank record: its signature, example text and the per-event fields (and the file it came from,
+    ``source``, when ``source_sql`` names it: see :func:`source_sql`)."""
+    file = f", {FILE_COLUMN}" if with_file else ""
     paths = _field_paths(fields)
     flat: list[str] = []
     spans: dict[str, tuple[int, int]] = {}
@@ -93,10 +96,10 @@ def _events_sql(source_sql: str, fields: FieldMap) -> str:
     return f"""
     WITH src AS ({source_sql}),
     rows AS (
-        SELECT line, starts_with(ltrim(line), '{{') AND json_valid(line) AS is_json FROM src
+        SELECT line, starts_with(ltrim(line), '{{') AND json_valid(line) AS is_json{file} FROM src
     ),
     ex AS (
-        SELECT line, is_json, CASE WHEN is_json THEN json_extract_string(line, [{", ".join(_q(p) for p in flat)}]) END AS {j}
+        SELECT line, is_json, CASE WHEN is_json THEN json_extract_string(line, [{", ".join(_q(p) for p in flat)}]) END AS {j}{file}
         FROM rows
     )
     SELECT
@@ -107,23 +110,27 @@ def _events_sql(source_sql: str, fields: FieldMap) -> str:
         CASE WHEN is_json THEN coalesce({pick["model"]}, '')[1:100] ELSE '' END AS model,
         left(sha256(CASE WHEN is_json THEN coalesce({pick["key"]}, {key_raw}) ELSE {key_raw} END), 12) AS key,
         CASE WHEN is_json THEN coalesce({pick["request_id"]}, '')[1:200] ELSE '' END AS request_id,
-        NOT is_json AND starts_with(ltrim(line), {_q(TRACEBACK_START)}) AS tb
+        NOT is_json AND starts_with(ltrim(line), {_q(TRACEBACK_START)}) AS tb{f", {FILE_COLUMN} AS source" if with_file else ""}
     FROM ex
     """
 
 
-def source_sql(kind: str, files: list[str], compression: str, limit: int | None) -> str:
-    """The SELECT that yields one ``line`` per record for a group of files of one kind."""
+def source_sql(kind: str, files: list[str], compression: str, limit: int | None, with_file: bool = False) -> str:
+    """The SELECT that yields one ``line`` per record for a group of files of one kind; with ``with_file``, also the
+    file each came from (FILE_COLUMN), kept out of the record's JSON so its signature stays the same."""
     listed = "[" + ", ".join(_q(f) for f in files) + "]"
     lim = f" LIMIT {int(limit)}" if limit is not None else ""
+    named = f", filename = {_q(FILE_COLUMN)}" if with_file else ""
+    row = f"to_json(struct_pack(*COLUMNS(* EXCLUDE ({FILE_COLUMN}))))::VARCHAR AS line, {FILE_COLUMN}" if with_file else "to_json(t)::VARCHAR AS line"
     if kind == "parquet":
-        return f"SELECT to_json(t)::VARCHAR AS line FROM read_parquet({listed}, union_by_name = true) t{lim}"
+        return f"SELECT {row} FROM read_parquet({listed}, union_by_name = true{named}) t{lim}"
     comp = f", compression = {_q(compression or 'none')}"
     if kind == "csv":
-        return (f"SELECT to_json(t)::VARCHAR AS line FROM read_csv({listed}, header = true, all_varchar = true, "
-                f"max_line_size = {MAX_EVENT}, ignore_errors = true, store_rejects = true{comp}) t{lim}")
-    return (f"SELECT line FROM read_csv({listed}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', quote = '', escape = '', header = false, "
-            f"auto_detect = false, strict_mode = false, max_line_size = {MAX_EVENT}, ignore_errors = true, store_rejects = true{comp}){lim}")
+        return (f"SELECT {row} FROM read_csv({listed}, header = true, all_varchar = true, "
+                f"max_line_size = {MAX_EVENT}, ignore_errors = true, store_rejects = true{comp}{named}) t{lim}")
+    return (f"SELECT line{f', {FILE_COLUMN}' if with_file else ''} FROM read_csv({listed}, columns = {{'line': 'VARCHAR'}}, delim = '\\x01', "
+            f"quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, max_line_size = {MAX_EVENT}, "
+            f"ignore_errors = true, store_rejects = true{comp}{named}){lim}")
 
 
 def connect(threads: int | None = None) -> Any:
@@ -231,10 +238,11 @@ def write_per_event(kind: str, files: list[str], compression: str, ctx: ReadCont
     try:
         con.execute("CREATE TEMP TABLE causes (sig VARCHAR, signature VARCHAR, cause VARCHAR, status INTEGER)")
         con.executemany("INSERT INTO causes VALUES (?, ?, ?, ?)", [(s, sid, c, st) for s, (sid, c, st) in causes.items()])
-        events = _events_sql(source_sql(kind, files, compression, ctx.limit), ctx.fields)
+        events = _events_sql(source_sql(kind, files, compression, ctx.limit, with_file=True), ctx.fields, with_file=True)
         options = "(FORMAT parquet)" if fmt == "parquet" else "(FORMAT csv, HEADER true)"
+        # the file's name as the streaming engine gives it; DuckDB does not say which line of it (record stays empty)
         con.execute(f"""COPY (SELECT strftime(ev.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS time, ev.host, c.status, ev.model, ev.key AS key_hash,
-                     ev.request_id, c.signature, c.cause, '' AS source, '' AS record FROM ({events}) ev JOIN causes c USING (sig)) TO {_q(str(out))} {options}""")
+                     ev.request_id, c.signature, c.cause, ev.source, '' AS record FROM ({events}) ev JOIN causes c USING (sig)) TO {_q(str(out))} {options}""")
         return int(con.execute("SELECT count(*) FROM read_" + ("parquet" if fmt == "parquet" else "csv") + f"({_q(str(out))})").fetchall()[0][0])
     finally:
         con.close()
