@@ -368,3 +368,13 @@ def test_the_sdk_status_prefix_is_not_an_edge_page_and_a_refused_proxy_tunnel_is
     relay = "openai.InternalServerError: Error code: 503 - {'error': {'message': 'No available channels for model x in group default'}}"
     assert classify(None, {}, "", relay).cause == "model_access_denied"
     assert classify(None, {}, "", "curl: (56) CONNECT tunnel failed, response 407").cause == "proxy_block"
+
+
+@pytest.mark.parametrize(("used_requested", "cause"), [("Used 0, Requested ~12903", "request_too_large"),
+                                                         ("Used 6500, Requested 900", "rate_limited")])
+def test_a_rate_limit_whose_numbers_show_the_request_alone_is_over_it_is_too_large(used_requested: str, cause: str) -> None:
+    # Groq and OpenAI word both as "Rate limit reached … on tokens per minute (TPM): Limit 7000, …": waiting helps only
+    # when the request itself fits under the limit
+    message = f"Rate limit reached for model `llama3-70b-8192` on tokens per minute (TPM): Limit 7000, {used_requested}."
+    d = classify(429, {}, json.dumps({"error": {"message": message, "type": "tokens", "code": "rate_limit_exceeded"}}))
+    assert d.cause == cause and (cause == "rate_limited" or "requested 12903, limit 7000" in d.evidence)

@@ -732,6 +732,22 @@ def _confidence(best: _Hit, hits: list[_Hit], ev: _Evidence) -> float:
     return conf
 
 
+# a rate-limit message's own numbers ("Limit 7000, Used 0, Requested ~12903"): OpenAI, Groq, Azure and others say them
+_LIMIT_NUMBERS = re.compile(r"\blimit:? ~?(\d[\d,]*)\b.{0,60}?\brequested:? ~?(\d[\d,]*)")
+
+
+def _over_limit(ev: _Evidence) -> str:
+    """Evidence that one request alone asks more than the limit it was refused under (waiting never lets it through),
+    or '' when the numbers are absent or say it only came too fast."""
+    m = _LIMIT_NUMBERS.search(ev.low_text)
+    if m is None:
+        return ""
+    limit, requested = (int(g.replace(",", "")) for g in m.groups())
+    if requested <= limit:
+        return ""
+    return f"a rate-limit refusal whose own numbers show the request alone is over the limit: requested {requested}, limit {limit}"
+
+
 def _decide(ev: _Evidence) -> Diagnosis:
     kb = knowledge.load()
     hits = [hit for plan in _plans(kb) if (hit := _match(plan, ev)) is not None]
@@ -747,6 +763,8 @@ def _decide(ev: _Evidence) -> Diagnosis:
     if hits:
         best = max(hits, key=lambda h: h.score)  # the first of equal scores (knowledge order) wins
         matched = sorted({h.plan.cause for h in hits})
+        if best.plan.cause == "rate_limited" and (over := _over_limit(ev)):
+            return _diagnosis("request_too_large", 0.9, over, ev, sorted({*matched, "request_too_large"}), best.plan.rule.responder)
         return _diagnosis(best.plan.cause, _confidence(best, hits, ev), _evidence(best, ev), ev, matched, best.plan.rule.responder)
     cause_id, conf, text = _fallback(ev)
     return _diagnosis(cause_id, conf, text, ev, [])
