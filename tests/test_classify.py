@@ -378,3 +378,17 @@ def test_a_rate_limit_whose_numbers_show_the_request_alone_is_over_it_is_too_lar
     message = f"Rate limit reached for model `llama3-70b-8192` on tokens per minute (TPM): Limit 7000, {used_requested}."
     d = classify(429, {}, json.dumps({"error": {"message": message, "type": "tokens", "code": "rate_limit_exceeded"}}))
     assert d.cause == cause and (cause == "rate_limited" or "requested 12903, limit 7000" in d.evidence)
+
+
+def test_rate_limit_header_names_in_a_pasted_answer_are_not_a_rate_limit() -> None:
+    # httpcore's debug line for a 431 lists x-ratelimit-remaining-* among the headers: that is no refusal for speed
+    pasted = ("receive_response_headers.complete return_value=(b'HTTP/1.1', 431, b'Request Header Fields Too Large', "
+              "[(b'x-ratelimit-remaining-requests', b'29'), (b'x-ratelimit-remaining-tokens', b'29995')])")
+    assert classify(None, {}, "", pasted).cause == "malformed_auth_header"
+    assert classify(None, {}, "", "Error: Rate limit reached for requests").cause == "rate_limited"
+
+
+def test_aiohttps_status_form_is_read() -> None:
+    # "401, message='…'" is how aiohttp prints a refused answer: an answer came back, so it is no connection error
+    d = classify(None, {}, "", "ERROR Connection error: 401, message='Attempt to decode JSON with unexpected mimetype'")
+    assert d.status == 401 and d.cause != "network_error"
