@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +21,13 @@ from .theme import PALETTE
 # Columns, by name, that hold a share of a whole (0..1) or a moment (ISO 8601), in the frames the reports make.
 SHARE_COLUMNS = frozenset({"share"})
 TIME_COLUMNS = frozenset({"first_seen", "last_seen", "example_at", "utc"})
-LONG_TEXT = 40  # a column with a cell longer than this wraps inside its cells (an OpenAI request id is 36 characters)
+LONG_TEXT = 30  # a column with a cell longer than this wraps inside its cells, even inside a token (an OpenAI request id: 36)
 
-_CELL = f"text-align:left;vertical-align:top;padding:3px 6px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
+_CELL = f"text-align:left;vertical-align:top;padding:3px 5px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
 # JupyterLab's output CSS fixes every table's layout (`.jp-RenderedHTMLCommon table {table-layout: fixed}`), which splits the
 # width evenly: the table sets its own, and its width, so that the text columns take what the short ones leave.
-_TABLE = "border-collapse:collapse;table-layout:auto;width:100%"
-_HEAD = f"text-align:left;vertical-align:bottom;padding:3px 6px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']}"
+_TABLE = "border-collapse:collapse;table-layout:auto;width:100%;font-size:12px"
+_HEAD = f"text-align:left;vertical-align:bottom;padding:3px 5px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']}"
 
 
 def _missing(value: Any) -> bool:
@@ -70,8 +71,18 @@ def plain(value: Any) -> str:
     return str(value)
 
 
+# Where a long token may break when its column needs the room: after an underscore, a slash or a dot before a letter
+# (cause ids, host names, URLs), so 'gateway.ai.cloudflare.com' wraps at its dots rather than inside a word.
+_BREAK_AFTER = re.compile(r"([_/]|\.(?=[A-Za-z]))")
+
+
 def _escaped(show: Callable[[Any], str]) -> Callable[[Any], str]:
     return lambda value: html.escape(show(value))
+
+
+def _escaped_breakable(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    """Escaped first, then a <wbr> (no text of its own) after each break point: an entity never holds '_', '/' or '.'."""
+    return lambda value: _BREAK_AFTER.sub(r"\1<wbr>", html.escape(show(value)))
 
 
 def _shower(column: str) -> Callable[[Any], str]:
@@ -88,16 +99,17 @@ def readable_table(frame: Any) -> Any:
     from pandas.api.types import is_numeric_dtype
 
     styler = frame.style.hide(axis="index")
-    styler = styler.format({c: _escaped(_shower(str(c))) for c in frame.columns})
-    styler = styler.format_index(escape="html", axis=1)
+    one_line = {c for c in frame.columns if str(c) in SHARE_COLUMNS or str(c) in TIME_COLUMNS or is_numeric_dtype(frame[c])}
+    styler = styler.format({c: (_escaped if c in one_line else _escaped_breakable)(_shower(str(c))) for c in frame.columns})
+    styler = styler.format_index(_escaped_breakable(str), axis=1)  # 'first_seen' may break (format_index would escape the <wbr>)
     styler = styler.set_table_styles([{"selector": "", "props": _TABLE}, {"selector": "th", "props": _HEAD},
                                       {"selector": "td", "props": _CELL}])
     for column in frame.columns:
         shown = [_shower(str(column))(v) for v in frame[column]]
-        if str(column) in SHARE_COLUMNS or str(column) in TIME_COLUMNS or is_numeric_dtype(frame[column]):
+        if column in one_line:
             props = {"white-space": "nowrap"}  # a time or a number is never cut in two
         elif _long(shown):
-            props = {"white-space": "pre-wrap", "overflow-wrap": "anywhere", "min-width": "12em"}  # wraps, even inside a long token
+            props = {"white-space": "pre-wrap", "overflow-wrap": "anywhere", "min-width": "7em"}  # wraps, even inside a long token
         else:
             props = {"white-space": "normal"}  # short text breaks at its spaces only when the table needs the room
         styler = styler.set_properties(subset=[column], **props)
