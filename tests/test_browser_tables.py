@@ -38,6 +38,7 @@ TABLES = """(selector) => Array.from(document.querySelectorAll(selector)).map(t 
     };
     return {
         heads: Array.from(t.querySelectorAll('thead th')).map(th => th.textContent.trim()),
+        widths: Array.from(t.querySelectorAll('thead th')).map(th => Math.round(th.getBoundingClientRect().width)),
         rows: Array.from(t.querySelectorAll('tbody tr')).map(tr => Array.from(tr.querySelectorAll('td')).map(td => ({
             text: td.textContent, lines: lines(td), overflows: td.scrollWidth > td.clientWidth + 1}))),
         outWidth: out.clientWidth, outScroll: out.scrollWidth,

@@ -23,11 +23,11 @@ SHARE_COLUMNS = frozenset({"share"})
 TIME_COLUMNS = frozenset({"first_seen", "last_seen", "example_at", "utc"})
 LONG_TEXT = 30  # a column with a cell longer than this wraps inside its cells, even inside a token (an OpenAI request id: 36)
 
-_CELL = f"text-align:left;vertical-align:top;padding:3px 5px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
+_CELL = f"text-align:left;vertical-align:top;padding:3px 4px;line-height:1.35;border-bottom:1px solid {PALETTE['line']}"
 # JupyterLab's output CSS fixes every table's layout (`.jp-RenderedHTMLCommon table {table-layout: fixed}`), which splits the
 # width evenly: the table sets its own, and its width, so that the text columns take what the short ones leave.
 _TABLE = "border-collapse:collapse;table-layout:auto;width:100%;font-size:12px"
-_HEAD = f"text-align:left;vertical-align:bottom;padding:3px 5px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']}"
+_HEAD = f"text-align:left;vertical-align:bottom;padding:3px 4px;background:{PALETTE['th-bg']};border-bottom:2px solid {PALETTE['th-line']}"
 
 
 def _missing(value: Any) -> bool:
@@ -100,16 +100,17 @@ def readable_table(frame: Any) -> Any:
 
     styler = frame.style.hide(axis="index")
     one_line = {c for c in frame.columns if str(c) in SHARE_COLUMNS or str(c) in TIME_COLUMNS or is_numeric_dtype(frame[c])}
-    styler = styler.format({c: (_escaped if c in one_line else _escaped_breakable)(_shower(str(c))) for c in frame.columns})
+    wrapping = {c for c in frame.columns if c not in one_line and _long(_shower(str(c))(v) for v in frame[c])}
+    # Break points only where text wraps: a short cell (a cause id) stays one token, in the HTML as on screen.
+    styler = styler.format({c: (_escaped_breakable if c in wrapping else _escaped)(_shower(str(c))) for c in frame.columns})
     styler = styler.format_index(_escaped_breakable(str), axis=1)  # 'first_seen' may break (format_index would escape the <wbr>)
     styler = styler.set_table_styles([{"selector": "", "props": _TABLE}, {"selector": "th", "props": _HEAD},
                                       {"selector": "td", "props": _CELL}])
     for column in frame.columns:
-        shown = [_shower(str(column))(v) for v in frame[column]]
         if column in one_line:
             props = {"white-space": "nowrap"}  # a time or a number is never cut in two
-        elif _long(shown):
-            props = {"white-space": "pre-wrap", "overflow-wrap": "anywhere", "min-width": "7em"}  # wraps, even inside a long token
+        elif column in wrapping:
+            props = {"white-space": "pre-wrap", "overflow-wrap": "anywhere", "min-width": "6em"}  # wraps, even inside a long token
         else:
             props = {"white-space": "normal"}  # short text breaks at its spaces only when the table needs the room
         styler = styler.set_properties(subset=[column], **props)
