@@ -281,3 +281,46 @@ def test_a_2xx_counts_only_with_the_shape_of_the_apis_answer(expect: str, body: 
 
 def test_a_2xx_read_in_part_never_counts() -> None:
     assert "inflates" in shape_problem("models", _ok('{"data":[]}', cut="inflated", cut_detail="the body inflates past 1 MiB", truncated=True))
+
+
+# ---- who answered ---------------------------------------------------------------------------------------------------------
+def _one_exchange(status: int, body: str, url: str = "https://api.example.invalid/v1/chat/completions", **headers: str) -> Exchange:
+    target = Target(base_url="https://api.example.invalid/v1", api_key=Secret(CANARY))
+    transport = httpx.MockTransport(lambda r: httpx.Response(status, headers={"content-type": "application/json", **headers},
+                                                             content=body.encode()))
+
+    async def go() -> Exchange:
+        async with make_client(target, transport) as client:
+            return await exchange(client, "POST", url, target, auth=True, timeout=5, json_body={"messages": []})
+    return asyncio.run(go())
+
+
+VALIDATION_400 = json.dumps({"error": {"message": "[] is too short - 'messages'", "type": "invalid_request_error", "param": "messages",
+                                       "code": None}})
+
+
+@pytest.mark.parametrize(("status", "body", "url", "headers", "responder"), [
+    (400, VALIDATION_400, "", {}, "provider"),  # the API's own validation error: the provider answered
+    (422, json.dumps({"error": {"code": "BadRequest", "message": "Invalid value for 'messages'"}}), "", {}, "provider"),  # Azure's shape
+    (400, json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": "messages: at least one"}}), "", {}, "provider"),
+    (400, "Bad Request", "", {}, "unknown"),  # plain text: nothing says who
+    (400, json.dumps({"detail": "bad"}), "", {}, "unknown"),  # a web framework's own shape, not an API's
+    (400, "<html><body>Bad Request</body></html>", "", {}, "unknown"),
+    (400, VALIDATION_400, "https://elsewhere.example.invalid/v1/chat/completions", {}, "unknown"),  # not the target's origin
+    (400, VALIDATION_400, "", {"x-squid-error": "ERR_INVALID_REQ 0"}, "proxy"),  # a hop's own mark still names the hop
+])
+def test_an_answer_in_the_apis_own_json_from_the_targets_origin_names_the_provider(status: int, body: str, url: str,
+                                                                                     headers: dict[str, str], responder: str) -> None:
+    ex = _one_exchange(status, body, url or "https://api.example.invalid/v1/chat/completions", **headers)
+    assert ex.status == status and ex.responder == responder, (ex.responder, body)
+
+
+def test_the_passing_scope_checks_say_the_provider_answered(lab: Lab) -> None:
+    """The token-free scope probes pass on the API's expected 400: the panel's table said 'answered by: not recognised'."""
+    from why403_kit.render import findings_html
+
+    report = diagnose(lab.target("ok"), steps=["permissions"])
+    scopes = [f for f in report.findings if f.check.endswith(" scope")]
+    assert scopes and all(f.status == "pass" and f.http_status == 400 and f.responder == "provider" for f in scopes), scopes
+    page = findings_html(report)
+    assert "not recognised" not in page and "the provider&#x27;s API" in page

@@ -122,6 +122,34 @@ def test_scenario_ids_are_cause_ids_and_the_old_name_still_works(lab: Lab, capsy
     assert listed == list(SCENARIOS) and "ok" in listed and "healthy" not in listed
 
 
+def test_the_lab_sends_no_server_header_of_its_own(lab: Lab) -> None:
+    """A trainee's evidence holds what a provider or a middlebox would send, never the lab's own Python server name;
+    a scenario that plays a named server (Cloudflare, Squid) keeps its name, which the classifier reads."""
+    from why403_kit.lab import SCENARIOS, TLS_SCENARIO
+
+    def servers(r: httpx.Response) -> list[str]:
+        return r.headers.get_list("server")
+
+    for sid in SCENARIOS:
+        if sid in (TLS_SCENARIO, "network_error"):  # the TLS listener passes a healthy API through; network_error answers nothing
+            continue
+        base = lab.url(sid)
+        answers = [httpx.get(f"{base}/models", headers=BEARER, timeout=5), _post(f"{base}/chat/completions", {"messages": []}),
+                   httpx.get(f"{lab.azure_url(sid)}/deployments/gpt4o", headers={"api-key": CANARY}, params=VERSION, timeout=5)]
+        for r in answers:
+            played = SCENARIOS[sid][1].get("server")
+            assert servers(r) in ([], [played]), (sid, r.request.url, servers(r))
+            assert not any(k.lower().startswith("x-") and "python" in v.lower() for k, v in r.headers.items())
+    assert servers(httpx.get(f"{lab.url('edge_block')}/models", headers=BEARER, timeout=5)) == ["cloudflare"]
+    assert servers(httpx.get(f"{lab.url('proxy_block')}/models", headers=BEARER, timeout=5)) == ["squid/5.2"]
+    opaque = httpx.get(f"{lab.url('quota_exceeded', opaque=True)}/models", headers=BEARER, timeout=5, verify=ssl.create_default_context(cafile=lab.ca_bundle))
+    assert opaque.status_code in (200, 429) and servers(opaque) == []
+    with socket.create_connection(("127.0.0.1", int(lab.origin.rsplit(":", 1)[1])), timeout=10) as s:  # the lab's own 4xx/5xx page
+        s.sendall(b"BREW /s/ok/v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = s.recv(65536).split(b"\r\n\r\n")[0].decode("latin-1")
+    assert head.startswith("HTTP/1.1 501") and "server:" not in head.lower(), head
+
+
 # ---- a lab that one client cannot stop, that stops when told, and that keeps stderr clean ------------------------------
 LAB_TLS = Path(__file__).resolve().parent.parent / "why403_kit" / "lab" / "tls"
 

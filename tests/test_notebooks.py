@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -193,3 +194,79 @@ def test_the_runbook_says_each_step_once() -> None:
     for step in knowledge.load().steps:
         assert f"## {step.title}" in prose, step.title
         assert step.explains not in prose, step.id
+
+
+class _Table(HTMLParser):
+    """The header labels and the cells (as text, markup unescaped once) of an HTML table."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self._in: str = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("th", "td") and self.rows:
+            self._in = tag
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td"):
+            self._in = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self.rows[-1][-1] += data
+
+    def columns(self) -> dict[str, list[str]]:
+        """The columns by label: the first row is the header (an index, if any, drawn as the first cell of each row)."""
+        head, *rows = [r for r in self.rows if r] or [[]]
+        return {name.strip(): [r[i].strip() for r in rows if i < len(r)] for i, name in enumerate(head)}
+
+
+def _table(html_text: str) -> dict[str, list[str]]:
+    parser = _Table()
+    parser.feed(html_text)
+    return parser.columns()
+
+
+def _html_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    return [o.data["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.outputs if "text/html" in o.get("data", {})]
+
+
+def test_diagnose_notebook_shows_each_findings_evidence_whole(workdir: Path) -> None:
+    """pandas' own HTML cut every cell at 50 characters ('...' in the middle of the evidence)."""
+    nb = execute(workdir / "01_diagnose.ipynb")
+    table = next(_table(h) for h in _html_outputs(nb) if "<table" in h and "evidence" in _table(h))
+    evidence = [e for e in table["evidence"] if e]
+    assert evidence and max(map(len, evidence)) > 60, evidence
+    assert not any(e.endswith(("...", "…")) for e in evidence), evidence
+    assert any("refused as invalid before any inference, so the key may call chat/completions" in e for e in evidence), evidence
+
+
+def test_triage_notebook_tables_show_shares_short_times_and_the_logs_text_as_text(workdir: Path, tmp_path: Path) -> None:
+    import papermill
+
+    log = tmp_path / "gateway.jsonl"
+    rows = [{"ts": f"2026-03-02T0{i}:15:42Z", "status": 401, "url": "https://api.openai.com/v1/chat/completions", "model": "<b>gpt</b>",
+             "body": json.dumps({"error": {"message": "Incorrect API key provided: sk-proj-****abcd. You can find your API key at "
+                                           "https://platform.openai.com/account/api-keys.", "type": "invalid_request_error",
+                                           "code": "invalid_api_key"}})} for i in range(7)]
+    rows.append({"ts": "2026-03-02T09:00:00Z", "status": 429, "url": "https://api.openai.com/v1/chat/completions", "model": "gpt-4o",
+                 "body": json.dumps({"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                                               "type": "insufficient_quota", "code": "insufficient_quota"}})})
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(workdir / "06_triage.ipynb"), str(out), parameters={"log_path": str(log)},
+                               kernel_name="python3", cwd=str(workdir), progress_bar=False)
+    outputs = _html_outputs(nbformat.read(out, as_version=4))
+    per_cause = next(h for h in outputs if "signatures" in _table(h))
+    table = _table(per_cause)
+    assert sorted(table["share"]) == ["12.5%", "87.5%"], table["share"]
+    assert table["first_seen"][table["cause"].index("invalid_api_key")] == "2026-03-02 00:15", table["first_seen"]
+    assert table["last_seen"][table["cause"].index("invalid_api_key")] == "2026-03-02 06:15", table["last_seen"]
+    assert "<b>gpt</b>" in table["models"] and "&lt;b&gt;gpt&lt;/b&gt;" in per_cause and "<b>gpt" not in per_cause
+    fixes = _table(next(h for h in outputs if "example" in _table(h)))
+    example = fixes["example"][fixes["cause"].index("invalid_api_key")]
+    assert "You can find your API key at" in example and not example.endswith(("...", "…")), example

@@ -49,13 +49,17 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep stderr quiet (and key-free)
         pass
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """The status line and a Date, but no Server header: BaseHTTPRequestHandler's own ('BaseHTTP/0.6 Python/…') is no
+        provider's or middlebox's, and would show in every trainee's evidence. A scenario that plays a named server
+        (Cloudflare, Squid) sends its name among its headers; the lab's own error pages (send_error) come here too."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("date", self.date_time_string())
+
     def _send(self, status: int, headers: dict[str, str], body: str) -> None:
         data = body.encode()
-        if any(k.lower() == "server" for k in headers):  # the scenario plays another server (Cloudflare, Squid): only its name
-            self.send_response_only(status)
-            self.send_header("date", self.date_time_string())
-        else:
-            self.send_response(status)
+        self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("x-request-id", f"req_lab{self.server.records.count:029d}")

@@ -353,10 +353,46 @@ async def exchange(client: httpx.AsyncClient, method: str, url: str, t: Target, 
     body = redact(bytes(got.body[:MAX_BODY]).decode("utf-8", "replace"))
     error = redact(error) if error is not None else None
     diagnosis = classify(got.status, answer_headers, body, error if got.status is None else None)
+    responder = answered_by(diagnosis.responder, got.status, body, url, t) if not got.cut else diagnosis.responder
     return _remember(Exchange(
         method=method, url=redact(url), status=got.status, headers=answer_headers, body_head=body, elapsed_ms=elapsed,
-        responder=diagnosis.responder, request_id=request_id_of(answer_headers), cf_ray=answer_headers.get("cf-ray", ""), error=error,
+        responder=responder, request_id=request_id_of(answer_headers), cf_ray=answer_headers.get("cf-ray", ""), error=error,
         truncated=bool(got.cut), utc=utc, cut=got.cut, cut_detail=redact(got.detail)), diagnosis)
+
+
+# ---- who answered ----------------------------------------------------------------------------------------------------
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def api_shaped(body: str) -> bool:
+    """The body is an API's own JSON object: an error object with a message (OpenAI, Azure, Anthropic, Gemini and the
+    compatible servers all answer so) or one of the success objects the probes ask for."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    error = data.get("error")
+    if isinstance(error, dict):
+        return isinstance(error.get("message"), str)
+    return isinstance(data.get("object"), str) or any(
+        isinstance(data.get(key), list if kind == "list" else str) for _, key, kind in SHAPES.values())
+
+
+def answered_by(responder: str, status: int | None, body: str, url: str, t: Target) -> str:
+    """Who answered: the classifier's word (a hop's own marks, or the cause's usual responder), except that an answer it
+    could not place ('unknown': an expected validation error, say) that is the API's own JSON from the target's origin
+    (no redirect is followed, so that origin answered) is the provider's."""
+    if responder != "unknown" or status is None or _origin(url) != _origin(t.base_url) or not api_shaped(body):
+        return responder
+    return "provider"
 
 
 # ---- what a 2xx must look like -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..model import Report
 from ..triage import TriageReport
 from .bundle import support_bundle, write_bundle
+from .frames import readable_table
 from .html import View, diagram_html, findings_html, step_sections_html, verdict_html
 from .json import report_json, to_json
 from .markdown import report_markdown
@@ -59,6 +60,6 @@ def render(obj: object, name: str) -> str:
 
 
 __all__ = ["FORMATS", "Formats", "View", "decision_path", "decision_path_svg", "describe_path", "diagram_html", "findings_html",
-           "render", "report_json", "report_markdown", "report_text", "step_sections_html", "support_bundle",
+           "readable_table", "render", "report_json", "report_markdown", "report_text", "step_sections_html", "support_bundle",
            "table", "to_json", "triage_json", "triage_markdown", "triage_plot", "triage_text", "verdict_html",
            "write_bundle"]
