@@ -392,3 +392,22 @@ def test_aiohttps_status_form_is_read() -> None:
     # "401, message='…'" is how aiohttp prints a refused answer: an answer came back, so it is no connection error
     d = classify(None, {}, "", "ERROR Connection error: 401, message='Attempt to decode JSON with unexpected mimetype'")
     assert d.status == 401 and d.cause != "network_error"
+
+
+@pytest.mark.parametrize("text", [
+    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self signed certificate in certificate chain (Sophos SSL CA_C1234)",
+    "x509: certificate signed by unknown authority (while trying to verify candidate authority certificate \"Zscaler Root CA\")",
+])
+def test_a_failed_verification_naming_the_inspecting_product_is_tls_interception(text: str) -> None:
+    # the product's name also marks its block pages (proxy_block), but a certificate that did not verify says more
+    assert classify(None, {}, "", text).cause == "tls_interception"
+
+
+@pytest.mark.parametrize(("body", "cause"), [
+    ("<html><body><h1>This page has been blocked</h1><p>Blocked by the URL filter of your organization. squid/5.7</p></body></html>",
+     "proxy_block"),
+    ('{"error": {"message": "openai/gpt-9 is not a valid model ID", "code": 400}}', "model_access_denied"),
+    ('{"detail": "Input too long: please reduce the length of the messages."}', "request_too_large"),
+])
+def test_more_wording_of_block_pages_models_and_sizes(body: str, cause: str) -> None:
+    assert classify(403 if cause == "proxy_block" else 400, {}, body).cause == cause
