@@ -8,21 +8,13 @@ inside its cell, and every table within the output's width. The screenshot is ke
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.test_browser_lab import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    JupyterLab,
-    _dismiss_toasts,
-    _is_loopback,
-    open_notebook,
-    run_all_cells,
-)
+from tests._browser import ARTIFACTS, JupyterLab, _dismiss_toasts, loopback_page, open_notebook, run_all_cells, serve
 
 pytestmark = pytest.mark.browser
 SHOT = ARTIFACTS / "browser-06_triage.png"
@@ -47,14 +39,9 @@ TABLES = """(selector) => Array.from(document.querySelectorAll(selector)).map(t 
 
 
 @pytest.fixture()
-def jupyter_lab(tmp_path):  # type: ignore[no-untyped-def]
-    server = JupyterLab(tmp_path)
-    try:
-        server.start()
+def jupyter_lab(tmp_path: Path) -> Iterator[JupyterLab]:
+    with serve(tmp_path) as server:
         yield server
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.stop()
 
 
 def _column(table: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -69,37 +56,18 @@ def _fits(table: dict[str, Any]) -> None:
 
 def _run_in_browser(jupyter_lab: JupyterLab, notebook: str, shot: Path | None = None) -> list[dict[str, Any]]:
     """Open ``notebook`` in JupyterLab, Run All as a user does, and measure its styled tables (only loopback is reachable)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does it)")
-    from playwright.sync_api import Route, sync_playwright
-
-    external: list[str] = []
-
-    def gate(route: Route) -> None:
-        if _is_loopback(route.request.url):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1000})  # the file browser open beside the notebook
-            context.route("**/*", gate)
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            open_notebook(page, jupyter_lab, notebook)
-            _dismiss_toasts(page)
-            run_all_cells(page, STYLED)
-            tables: list[dict[str, Any]] = page.evaluate(TABLES, STYLED)
-            if shot is not None:
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.locator(STYLED).first.scroll_into_view_if_needed()
-                page.screenshot(path=str(shot))
-        finally:
-            browser.close()
-    assert not external, f"the page asked for something off loopback: {external}"
+    failure = ARTIFACTS / f"browser-{Path(notebook).stem}-tables-failure.png"
+    # 1280 px: the file browser open beside the notebook
+    with loopback_page(1280, failure_shot=failure, server=jupyter_lab) as (page, traffic):
+        open_notebook(page, jupyter_lab, notebook)
+        _dismiss_toasts(page)
+        run_all_cells(page, STYLED)
+        tables: list[dict[str, Any]] = page.evaluate(TABLES, STYLED)
+        if shot is not None:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator(STYLED).first.scroll_into_view_if_needed()
+            page.screenshot(path=str(shot))
+    assert traffic.seen and not traffic.external, f"the page asked for something off loopback: {traffic.external}"
     return tables
 
 

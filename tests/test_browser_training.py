@@ -1,8 +1,8 @@
 """Real browser: 04_training_lab.ipynb in JupyterLab as a trainer and a trainee use it.
 
 Run All must answer nothing (no verdict, no score, no cause named anywhere a trainee looks, opaque URLs); New mystery
-must bring the new mystery's evidence; a hint and an answer then show on the board, with the score. Same isolated
-JupyterLab as tests/test_browser_lab.py; every request beyond 127.0.0.1 is aborted and fails the test. Screenshots:
+must bring the new mystery's evidence; a hint and an answer then show on the board, with the score. The isolated
+JupyterLab and the page of tests/_browser.py: every request beyond 127.0.0.1 is aborted and fails the test. Screenshots:
 artifacts/browser-04_training-run-all.png and artifacts/browser-04_training-answered.png.
 """
 
