@@ -411,3 +411,12 @@ def test_a_failed_verification_naming_the_inspecting_product_is_tls_interception
 ])
 def test_more_wording_of_block_pages_models_and_sizes(body: str, cause: str) -> None:
     assert classify(403 if cause == "proxy_block" else 400, {}, body).cause == cause
+
+
+def test_a_wrappers_own_retry_is_not_the_apis_hint_and_a_bodiless_status_is_read() -> None:
+    langchain = ("Retrying langchain.llms.openai.completion_with_retry.<locals>._completion_with_retry in 4.0 seconds as it raised "
+                 "APIError: could not load model - all backends returned error")
+    assert classify(None, {}, "", langchain).cause == "server_error"
+    assert classify(None, {}, "", "RateLimitError: Please try again in 20s.").cause == "rate_limited"
+    bodiless = classify(None, {}, "", "404 (no body)")  # openai-node's message for an answer without a body
+    assert bodiless.status == 404 and bodiless.cause == "wrong_endpoint"

@@ -85,6 +85,7 @@ _STATUS_IN_TEXT = (  # each must start at a word boundary (checked in code: a le
     re.compile(r"(?:error|exception):?\s+([1-5]\d\d)\s+(?=[a-z{\[])"),  # Error: 429 Rate limit …
     re.compile(r"""(?:code|status|http_?status|status_?code)["']?\s*[:=]\s*["']?([45]\d\d)\b"""),  # {"code": 429}
     re.compile(r"([1-5]\d\d), message="),  # aiohttp's ClientResponseError: 401, message='Unauthorized', url=…
+    re.compile(r"([1-5]\d\d)(?: status code)? \(no body\)"),  # openai-node: 404 status code (no body)
 )
 # A status given by its reason phrase only ("HTTP status: Unauthorized", "status=Forbidden").
 _STATUS_WORD = re.compile(r"status(?:[ _-]?code)?[\"']?\s*[:=]\s*[\"']?(unauthori[sz]ed|forbidden|too many requests|payment required|"
