@@ -12,6 +12,8 @@ from typing import Any
 from ..redact import redact_obj
 
 SCHEMA_VERSION = 1
+# The columns of the per-event output (each event's cause, for joining back), in order, whichever engine writes it.
+PER_EVENT_COLUMNS = ("time", "host", "status", "model", "key_hash", "request_id", "signature", "cause", "source", "record")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .._files import check_out_kind, written_whole
 from ..errors import InputError
 from . import _duckdb
 from ._events import NO_FIELDS, Event, FieldMap
-from ._model import TriageReport
+from ._model import PER_EVENT_COLUMNS, TriageReport
 from ._progress import Meters
 from ._readers import TRACEBACK_START, LinesReader, ReadContext, pick_reader, read_source, sniff_head
 from ._reduce import Reduction, SigStats, build_report, judge
@@ -26,7 +26,6 @@ from ._signature import sig_id, signature
 from ._sources import Source, compression, expand, is_parquet, magic, text_chunks
 
 ENGINE_NAMES = ("auto", "python", "duckdb", "spark")
-PER_EVENT_COLUMNS = ["time", "host", "status", "model", "key_hash", "request_id", "signature", "cause", "source", "record"]
 
 
 @dataclass
@@ -139,7 +138,7 @@ class _PerEvent:
         with path.open("w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)
             out.writerow(PER_EVENT_COLUMNS)
-            for row in frame.select(*PER_EVENT_COLUMNS).toLocalIterator():
+            for row in frame.toLocalIterator():  # per_event_frame gives PER_EVENT_COLUMNS, in order
                 out.writerow(["" if value is None else value for value in row])
 
     def finish(self, write: bool = True) -> int:

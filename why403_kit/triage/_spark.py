@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import InputError
 from ..model import REQUEST_ID_HEADERS
 from ._events import EXC_KEYS, ID_KEYS, KEY_KEYS, MODEL_KEYS, MSG_KEYS, TS_KEYS, TS_PATTERN, URL_KEYS, URL_PATTERN, FieldMap
-from ._model import TriageReport
+from ._model import PER_EVENT_COLUMNS, TriageReport
 from ._readers import TRACEBACK_START, ReadContext, event_from_line
 from ._reduce import Reduction, SigStats, Verdict, build_report, judge
 from ._signature import KEY_PATTERN, line_pattern, sig_id
@@ -151,7 +151,7 @@ def per_event_frame(ev: Any, rows: list[Any]) -> Any:
     when = F.date_format(F.to_utc_timestamp("ts", zone), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
     return ev.join(F.broadcast(causes), "sig").select(
         F.coalesce(when, F.lit("")).alias("time"), "host", "status", "model", F.col("key").alias("key_hash"), "request_id",
-        "signature", "cause", F.lit("").alias("source"), F.lit("").alias("record"))
+        "signature", "cause", F.lit("").alias("source"), F.lit("").alias("record")).select(*PER_EVENT_COLUMNS)  # the one order
 
 
 def reduce_lines(lines: Any, fields: FieldMap, ctx: ReadContext, sources: list[str], per_event: PerEventSink | None = None) -> Reduction:
